@@ -1,0 +1,155 @@
+// Command xgate runs the appliance: the embedded MQTT broker, every protocol gateway and
+// the HTTP API, with its configuration in SQLite under --data-dir.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/xgate/xgate/db"
+	"github.com/xgate/xgate/gateway"
+	"github.com/xgate/xgate/protocols/mqtt"
+	"github.com/xgate/xgate/protocols/stomp"
+	"github.com/xgate/xgate/web"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+type options struct {
+	dataDir  string
+	httpBind string
+	mqttBind string
+	wsBind   string
+	logLevel string
+}
+
+func main() {
+	opts, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if err := run(opts); err != nil {
+		fmt.Fprintln(os.Stderr, "xgate:", err)
+		os.Exit(1)
+	}
+}
+
+// parseFlags reads flags, each defaulting to its XGATE_* environment variable.
+func parseFlags(args []string) (options, error) {
+	env := func(name, def string) string {
+		if v, ok := os.LookupEnv(name); ok {
+			return v
+		}
+		return def
+	}
+	var o options
+	fs := flag.NewFlagSet("xgate", flag.ContinueOnError)
+	fs.StringVar(&o.dataDir, "data-dir", env("XGATE_DATA_DIR", "./data"), "directory for the SQLite database and generated certificates (XGATE_DATA_DIR)")
+	fs.StringVar(&o.httpBind, "http-bind", env("XGATE_HTTP_BIND", "0.0.0.0:18083"), "address of the HTTP API and dashboard (XGATE_HTTP_BIND)")
+	fs.StringVar(&o.mqttBind, "mqtt-bind", env("XGATE_MQTT_BIND", "0.0.0.0:1883"), "address of the MQTT TCP listener (XGATE_MQTT_BIND)")
+	fs.StringVar(&o.wsBind, "ws-bind", env("XGATE_WS_BIND", "0.0.0.0:8083"), "address of the MQTT WebSocket listener, empty for none (XGATE_WS_BIND)")
+	fs.StringVar(&o.logLevel, "log-level", env("XGATE_LOG_LEVEL", "info"), "debug, info, warn or error (XGATE_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+func run(o options) error {
+	var level slog.LevelVar
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &level}))
+	host, _ := os.Hostname()
+	node := "xgate@" + host
+
+	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	// Stored certificate paths must not depend on the working directory.
+	dataDir, err := filepath.Abs(o.dataDir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	ctx := context.Background()
+	store, err := db.Open(ctx, filepath.Join(dataDir, "xgate.db"), log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	certFile, keyFile := filepath.Join(dataDir, "certs", "cert.pem"), filepath.Join(dataDir, "certs", "key.pem")
+	if err := gateway.EnsureSelfSigned(certFile, keyFile, "localhost", "127.0.0.1", host); err != nil {
+		return fmt.Errorf("self-signed certificate: %w", err)
+	}
+	if seeded, err := store.SeedOnce(ctx, defaults(certFile, keyFile)); err != nil {
+		return err
+	} else if seeded {
+		log.Info("first start: default gateways and listeners stored", "data_dir", o.dataDir)
+	}
+
+	broker, err := mqtt.New(mqtt.Config{TCPBind: o.mqttBind, WSBind: o.wsBind}, log)
+	if err != nil {
+		return err
+	}
+	if err := broker.Start(); err != nil {
+		return err
+	}
+	defer broker.Close()
+
+	mgr := gateway.NewManager(log, []gateway.Protocol{stomp.New()}, gateway.Deps{Broker: broker, Node: node})
+	snap, err := store.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Boot(ctx, snap); err != nil {
+		return err
+	}
+
+	srv := web.New(web.Deps{Log: log, Node: node, Version: version})
+	if err := srv.Listen(o.httpBind); err != nil {
+		mgr.Stop(context.Background())
+		return err
+	}
+	log.Info("xgate started", "version", version, "node", node, "data_dir", o.dataDir)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	got := <-sig
+	log.Info("shutting down", "signal", got.String())
+
+	// Everything below shares one 5 s budget.
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
+	errs = append(errs, srv.Shutdown(stopCtx))
+	errs = append(errs, mgr.Stop(stopCtx))
+	if err := errors.Join(errs...); err != nil {
+		log.Warn("unclean shutdown", "error", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// defaults is the configuration stored on first start: every gateway on its standard ports.
+func defaults(certFile, keyFile string) gateway.Snapshot {
+	stompGW := gateway.DefaultConfig("stomp")
+	tcp := gateway.DefaultListener()
+	tcp.Type, tcp.Bind = gateway.TCP, "61613"
+	ssl := gateway.DefaultListener()
+	ssl.Type, ssl.Bind = gateway.SSL, "61614"
+	ssl.SSLOptions = &gateway.TLSConfig{CertFile: certFile, KeyFile: keyFile}
+	stompGW.Listeners = []gateway.ListenerConfig{tcp, ssl}
+	return gateway.Snapshot{Gateways: []gateway.Config{stompGW}}
+}

@@ -1,0 +1,264 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xgate/xgate/authn"
+)
+
+// Client is one logged-in client as the core tracks it. Protocols get it from Env.Login and
+// publish and subscribe through it, so that mountpoint, authorization, hooks and counters
+// apply to every protocol alike.
+type Client struct {
+	rt   *Runtime
+	l    *listener
+	s    Session
+	info ClientInfo // fixed at login
+
+	mu      sync.Mutex
+	subs    map[*Subscription]struct{}
+	stopped bool
+}
+
+// Info returns the client's ClientInfo as established at login.
+func (c *Client) Info() ClientInfo { return c.info }
+
+// Session returns the protocol session behind the client.
+func (c *Client) Session() Session { return c.s }
+
+// Publish authorizes and publishes a message from the client. The topic is the client's
+// own (unmounted) topic.
+func (c *Client) Publish(m Message) error {
+	if c.isStopped() {
+		return ErrNotLoggedIn
+	}
+	if !ValidTopic(m.Topic) {
+		return fmt.Errorf("publish %s: %w", m.Topic, ErrInvalidTopic)
+	}
+	if !c.authorize(authn.Publish, m.Topic) {
+		return ErrNotAuthorized
+	}
+	m.Topic = Mount(c.info.Mountpoint, m.Topic)
+	c.l.counters.MessagesIn.Add(1)
+	c.rt.counters.MessagesIn.Add(1)
+	if c.rt.hooks.has(MessagePublish) {
+		c.rt.hooks.fire(Event{Type: MessagePublish, Client: c.info, Topic: m.Topic, Message: &m})
+	}
+	if err := c.rt.broker.Publish(m); err != nil {
+		return fmt.Errorf("publish %s: %w", m.Topic, err)
+	}
+	return nil
+}
+
+// ValidTopic reports whether topic can be published to: non-empty, no wildcards, no NUL,
+// and at most 65535 bytes (MQTT's limit).
+func ValidTopic(topic string) bool {
+	return topic != "" && len(topic) <= 65535 && !strings.ContainsAny(topic, "+#\x00")
+}
+
+// Subscription is one active subscription of a client.
+type Subscription struct {
+	c      *Client
+	Filter string // as the client gave it (unmounted)
+	QoS    byte
+	cancel func()
+	once   sync.Once
+}
+
+// Subscribe authorizes the filter and subscribes it on the broker. deliver receives each
+// message with its topic unmounted; it runs on the publisher's goroutine, so it must not
+// block, and returns false when it dropped the message (a full queue).
+func (c *Client) Subscribe(filter string, qos byte, deliver func(Message) bool) (*Subscription, error) {
+	if c.isStopped() {
+		return nil, ErrNotLoggedIn
+	}
+	c.rt.hooks.fire(Event{Type: ClientSubscribe, Client: c.info, Topic: filter, QoS: qos})
+	if !c.authorize(authn.Subscribe, filter) {
+		return nil, ErrNotAuthorized
+	}
+	mp := c.info.Mountpoint
+	rt, l := c.rt, c.l
+	info := c.info
+	cancel, err := rt.broker.Subscribe(Mount(mp, filter), qos, func(m Message) {
+		m.Topic = Unmount(mp, m.Topic)
+		if deliver(m) {
+			l.counters.MessagesOut.Add(1)
+			rt.counters.MessagesOut.Add(1)
+			if rt.hooks.has(MessageDelivered) {
+				rt.hooks.fire(Event{Type: MessageDelivered, Client: info, Topic: m.Topic, Message: &m})
+			}
+			return
+		}
+		c.Dropped(m, "queue_full")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %s: %w", filter, err)
+	}
+	sub := &Subscription{c: c, Filter: filter, QoS: qos, cancel: cancel}
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		cancel()
+		return nil, ErrNotLoggedIn
+	}
+	c.subs[sub] = struct{}{}
+	c.mu.Unlock()
+	rt.hooks.fire(Event{Type: SessionSubscribed, Client: c.info, Topic: filter, QoS: qos})
+	return sub, nil
+}
+
+// Unsubscribe cancels the subscription; later calls do nothing.
+func (s *Subscription) Unsubscribe() {
+	s.once.Do(func() {
+		s.cancel()
+		c := s.c
+		c.mu.Lock()
+		delete(c.subs, s)
+		c.mu.Unlock()
+		c.rt.hooks.fire(Event{Type: ClientUnsubscribe, Client: c.info, Topic: s.Filter})
+		c.rt.hooks.fire(Event{Type: SessionUnsubscribed, Client: c.info, Topic: s.Filter})
+	})
+}
+
+// Subscriptions lists the client's active subscriptions, ordered by filter.
+func (c *Client) Subscriptions() []*Subscription {
+	c.mu.Lock()
+	out := make([]*Subscription, 0, len(c.subs))
+	for s := range c.subs {
+		out = append(out, s)
+	}
+	c.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Filter < out[j].Filter })
+	return out
+}
+
+// Dropped counts a message the protocol could not deliver and fires message.dropped.
+func (c *Client) Dropped(m Message, reason string) {
+	c.l.counters.Dropped.Add(1)
+	c.rt.counters.Dropped.Add(1)
+	if c.rt.hooks.has(MessageDropped) {
+		c.rt.hooks.fire(Event{Type: MessageDropped, Client: c.info, Topic: m.Topic, Message: &m, Reason: reason})
+	}
+}
+
+// Acked fires message.acked for a message the client acknowledged.
+func (c *Client) Acked(m Message) {
+	if c.rt.hooks.has(MessageAcked) {
+		c.rt.hooks.fire(Event{Type: MessageAcked, Client: c.info, Topic: m.Topic, Message: &m})
+	}
+}
+
+// Logout ends the client: its subscriptions are cancelled, it leaves the clientid registry
+// (unless another login took the clientid over), and client.disconnected and
+// session.terminated fire. Calling it again does nothing.
+func (c *Client) Logout(reason error) {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return
+	}
+	c.stopped = true
+	subs := c.subs
+	c.subs = nil
+	c.mu.Unlock()
+	for s := range subs {
+		s.once.Do(s.cancel)
+	}
+	c.rt.registry.remove(c)
+	c.l.counters.Connections.Add(-1)
+	c.rt.counters.Connections.Add(-1)
+	why := "normal"
+	if reason != nil {
+		why = reason.Error()
+	}
+	c.rt.hooks.fire(Event{Type: ClientDisconnected, Client: c.info, Reason: why})
+	c.rt.hooks.fire(Event{Type: SessionTerminated, Client: c.info, Reason: why})
+	c.rt.sysEvent(c.info, "disconnected", why)
+	c.rt.log.Debug("client logged out", "clientid", c.info.ClientID, "listener", c.info.Listener, "reason", why)
+}
+
+func (c *Client) isStopped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopped
+}
+
+func (c *Client) authorize(act authn.Action, topic string) bool {
+	ok := c.info.IsSuperuser || c.rt.authorizer.Authorize(&c.info.Client, act, topic)
+	if c.rt.hooks.has(ClientAuthorize) {
+		c.rt.hooks.fire(Event{Type: ClientAuthorize, Client: c.info, Topic: topic, Allowed: ok, Reason: act.String()})
+	}
+	return ok
+}
+
+// registry maps clientids to the logged-in clients of one gateway.
+type registry struct {
+	mu      sync.Mutex
+	clients map[string]*Client
+}
+
+// put registers c and returns the client it replaces, if any.
+func (r *registry) put(c *Client) *Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.clients[c.info.ClientID]
+	r.clients[c.info.ClientID] = c
+	return old
+}
+
+// remove unregisters c unless its clientid now belongs to a newer login.
+func (r *registry) remove(c *Client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.clients[c.info.ClientID] == c {
+		delete(r.clients, c.info.ClientID)
+	}
+}
+
+func (r *registry) get(clientID string) *Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.clients[clientID]
+}
+
+func (r *registry) all() []*Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Client, 0, len(r.clients))
+	for _, c := range r.clients {
+		out = append(out, c)
+	}
+	return out
+}
+
+// sysEvent publishes EMQX's gateway client event:
+// $SYS/brokers/<node>/gateway/<protocol>/clients/<clientid>/connected|disconnected.
+func (rt *Runtime) sysEvent(ci ClientInfo, what, reason string) {
+	payload := map[string]any{
+		"clientid":     ci.ClientID,
+		"username":     ci.Username,
+		"ipaddress":    ci.Peer.Addr().Unmap().String(),
+		"sockport":     rt.listenerPort(ci.Listener),
+		"protocol":     ci.Protocol,
+		"proto_name":   ci.ProtoName,
+		"proto_ver":    ci.ProtoVer,
+		"keepalive":    ci.Keepalive,
+		"mountpoint":   ci.Mountpoint,
+		"connected_at": ci.ConnectedAt.UnixMilli(),
+		"ts":           time.Now().UnixMilli(),
+	}
+	if what == "disconnected" {
+		payload["reason"] = reason
+		payload["disconnected_at"] = time.Now().UnixMilli()
+	}
+	b, _ := json.Marshal(payload)
+	topic := "$SYS/brokers/" + rt.node + "/gateway/" + ci.Protocol + "/clients/" + ci.ClientID + "/" + what
+	if err := rt.broker.Publish(Message{Topic: topic, Payload: b}); err != nil {
+		rt.log.Warn("publish $SYS event", "topic", topic, "error", err)
+	}
+}

@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// Env is what the core gives a protocol for one listener. It reads the live configuration,
+// so a setting changed by the operator is seen by the next call.
+type Env struct {
+	rt  *Runtime
+	l   *listener
+	log *slog.Logger
+}
+
+// Log returns the listener's logger (already scoped with gateway and listener).
+func (e *Env) Log() *slog.Logger { return e.log }
+
+// Settings returns the protocol's parsed settings (what its ParseSettings returned).
+func (e *Env) Settings() any { return e.rt.state.Load().settings }
+
+// Config returns the gateway's current configuration.
+func (e *Env) Config() Config { return e.rt.state.Load().cfg }
+
+// Listener returns the listener's current configuration.
+func (e *Env) Listener() ListenerConfig { return *e.l.cfg.Load() }
+
+// ListenerID returns "<gateway>:<type>:<name>".
+func (e *Env) ListenerID() string { return e.l.id }
+
+// IdleTimeout is how long a new connection may take to complete its protocol's login.
+func (e *Env) IdleTimeout() time.Duration {
+	if d := e.rt.state.Load().cfg.IdleTimeout.D(); d > 0 {
+		return d
+	}
+	return 30 * time.Second
+}
+
+// Allow applies the listener's access rules, for packet transports whose peers the core
+// does not see. Stream listeners apply them before Accept returns.
+func (e *Env) Allow(peer netip.AddrPort) bool {
+	return Allowed(*e.l.rules.Load(), peer.Addr())
+}
+
+// Override applies the gateway's clientinfo_override templates to ci. vars resolves the
+// protocol's placeholders (for STOMP "Packet.headers.login" and the like).
+func (e *Env) Override(ci *ClientInfo, vars func(name string) (string, bool)) {
+	o := e.rt.state.Load().cfg.ClientInfoOverride
+	if o == nil {
+		return
+	}
+	lookup := func(name string) (string, bool) {
+		switch name {
+		case "ClientInfo.clientid", "ConnInfo.clientid":
+			return ci.ClientID, true
+		case "ClientInfo.username", "ConnInfo.username":
+			return ci.Username, true
+		}
+		return vars(name)
+	}
+	if o.ClientID != "" {
+		ci.ClientID = ExpandOverride(o.ClientID, lookup)
+	}
+	if o.Username != "" {
+		ci.Username = ExpandOverride(o.Username, lookup)
+	}
+	if o.Password != "" {
+		ci.Password = []byte(ExpandOverride(o.Password, lookup))
+	}
+}
+
+// Login authenticates a client, expands its mountpoint and registers it under its clientid.
+// An earlier login with the same clientid in this gateway is kicked with ErrDiscarded
+// (other gateways are separate namespaces). The returned error is the authentication
+// failure (authn.ErrNotAuthorized, ...) or ErrShutdown.
+func (e *Env) Login(ctx context.Context, ci *ClientInfo, s Session) (*Client, error) {
+	rt, l := e.rt, e.l
+	if l.stopping.Load() {
+		return nil, ErrShutdown
+	}
+	ci.Gateway = rt.name
+	ci.Listener = l.id
+	if ci.Protocol == "" {
+		ci.Protocol = rt.proto.Name()
+	}
+	ci.ConnectedAt = time.Now()
+	rt.hooks.fire(Event{Type: ClientConnect, Client: *ci})
+
+	err := (*l.chain.Load()).Authenticate(ctx, &ci.Client)
+	rt.hooks.fire(Event{Type: ClientAuthenticate, Client: *ci, Allowed: err == nil})
+	if err != nil {
+		rt.hooks.fire(Event{Type: ClientConnack, Client: *ci, Reason: err.Error()})
+		e.log.Info("login refused", "clientid", ci.ClientID, "username", ci.Username, "peer", ci.Peer, "error", err)
+		return nil, err
+	}
+	mp := rt.state.Load().cfg.Mountpoint
+	if lm := l.cfg.Load().Mountpoint; lm != nil {
+		mp = *lm
+	}
+	ci.Mountpoint = ExpandMountpoint(mp, ci)
+
+	c := &Client{rt: rt, l: l, s: s, info: *ci, subs: map[*Subscription]struct{}{}}
+	// A second login with the same clientid takes over: the old session is told goodbye
+	// and ended before the new one is announced (as MQTT's [MQTT-3.1.4-2]).
+	if old := rt.registry.put(c); old != nil {
+		old.s.Kick(ErrDiscarded)
+		old.Logout(ErrDiscarded)
+	}
+	l.counters.Connections.Add(1)
+	l.counters.Connects.Add(1)
+	rt.counters.Connections.Add(1)
+	rt.counters.Connects.Add(1)
+	rt.hooks.fire(Event{Type: ClientConnack, Client: c.info})
+	rt.hooks.fire(Event{Type: ClientConnected, Client: c.info})
+	rt.hooks.fire(Event{Type: SessionCreated, Client: c.info})
+	rt.sysEvent(c.info, "connected", "")
+	e.log.Debug("client logged in", "clientid", ci.ClientID, "username", ci.Username, "peer", ci.Peer)
+	return c, nil
+}

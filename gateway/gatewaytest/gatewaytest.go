@@ -1,0 +1,107 @@
+// Package gatewaytest helps tests run real gateways: a real embedded broker on a loopback
+// port, certificates made for the test, and polling instead of sleeping.
+package gatewaytest
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/xgate/xgate/gateway"
+	"github.com/xgate/xgate/protocols/mqtt"
+)
+
+// Logger returns a logger that writes to the test log (shown on failure or with -v).
+func Logger(t testing.TB) *slog.Logger {
+	t.Helper()
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p[:len(p)-1]))
+	return len(p), nil
+}
+
+// StartBroker starts the embedded MQTT broker on a free loopback port and returns it with
+// the address MQTT clients connect to. It is closed when the test ends.
+func StartBroker(t testing.TB) (*mqtt.Broker, string) {
+	t.Helper()
+	b, err := mqtt.New(mqtt.Config{TCPBind: "127.0.0.1:0"}, Logger(t))
+	if err != nil {
+		t.Fatalf("broker: %v", err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatalf("broker start: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, b.Addr(mqtt.ListenerTCP).String()
+}
+
+// StartManager builds a Manager for the protocols on the given broker, applies snap, and
+// stops it when the test ends.
+func StartManager(t testing.TB, b gateway.Broker, snap gateway.Snapshot, protocols ...gateway.Protocol) *gateway.Manager {
+	t.Helper()
+	m := gateway.NewManager(Logger(t), protocols, gateway.Deps{Broker: b, Node: "xgate@test"})
+	if err := m.Apply(context.Background(), snap); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := m.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return m
+}
+
+// Certs writes a fresh self-signed certificate for localhost/127.0.0.1 into a temporary
+// directory and returns the TLS options that use it.
+func Certs(t testing.TB) *gateway.TLSConfig {
+	t.Helper()
+	dir := t.TempDir()
+	c := &gateway.TLSConfig{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}
+	if err := gateway.GenerateSelfSigned(c.CertFile, c.KeyFile, "localhost", "127.0.0.1"); err != nil {
+		t.Fatalf("certs: %v", err)
+	}
+	return c
+}
+
+// ReadFile returns a file's content or fails the test.
+func ReadFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// WaitFor polls check until it returns nil or d passes, then fails the test with the last
+// error.
+func WaitFor(t testing.TB, d time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", d, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Listener returns a listener config of type typ bound to a free loopback port.
+func Listener(typ gateway.Transport, name string) gateway.ListenerConfig {
+	l := gateway.DefaultListener()
+	l.Type, l.Name, l.Bind = typ, name, "127.0.0.1:0"
+	return l
+}

@@ -1,0 +1,203 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/dtls/v3"
+)
+
+// boundSocket is the operating-system socket of one listener. It is bound in prepare and
+// may outlive the listener that bound it: a TCP socket is handed over to the listener that
+// takes its address in the same change.
+type boundSocket struct {
+	network string // "tcp" or "udp"
+	addr    string // the configured address (host:port), the handover key
+	tcp     *net.TCPListener
+	udp     net.PacketConn
+	dtls    net.Listener // pion listener over its own UDP socket
+}
+
+// bind opens the socket for a listener. DTLS gets a pion listener whose certificate is read
+// from l.tls at each handshake, so certificate rotation needs no rebind.
+func bind(cfg ListenerConfig, l *listener) (*boundSocket, error) {
+	addr, err := cfg.Address()
+	if err != nil {
+		return nil, err
+	}
+	switch cfg.Type {
+	case TCP, SSL:
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return &boundSocket{network: "tcp", addr: addr, tcp: ln.(*net.TCPListener)}, nil
+	case UDP:
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return &boundSocket{network: "udp", addr: addr, udp: pc}, nil
+	case DTLS:
+		ua, err := net.ResolveUDPAddr("udp", addr)
+		if err != nil {
+			return nil, err
+		}
+		ln, err := dtls.Listen("udp", ua, &dtls.Config{
+			GetCertificate: func(*dtls.ClientHelloInfo) (*tls.Certificate, error) {
+				c := l.tls.Load()
+				if c == nil || len(c.Certificates) == 0 {
+					return nil, errors.New("no certificate")
+				}
+				return &c.Certificates[0], nil
+			},
+			ExtendedMasterSecret: dtls.RequestExtendedMasterSecret,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &boundSocket{network: "udp", addr: addr, dtls: ln}, nil
+	}
+	return nil, errors.New("unknown listener type " + string(cfg.Type))
+}
+
+// LocalAddr is the address the socket is bound to (with the real port when bind said 0).
+func (b *boundSocket) LocalAddr() net.Addr {
+	switch {
+	case b.tcp != nil:
+		return b.tcp.Addr()
+	case b.udp != nil:
+		return b.udp.LocalAddr()
+	case b.dtls != nil:
+		return b.dtls.Addr()
+	}
+	return nil
+}
+
+func (b *boundSocket) Close() error {
+	switch {
+	case b.tcp != nil:
+		return b.tcp.Close()
+	case b.udp != nil:
+		return b.udp.Close()
+	case b.dtls != nil:
+		return b.dtls.Close()
+	}
+	return nil
+}
+
+// streamListener is what a protocol accepts from: it applies the listener's access rules,
+// max_connections and max_conn_rate, counts open connections, and wraps ssl connections in
+// TLS with the listener's current certificate.
+type streamListener struct {
+	inner    net.Listener
+	l        *listener
+	tcp      *net.TCPListener
+	handover atomic.Bool // Close only detaches: the socket goes on to another listener
+	detached atomic.Bool
+}
+
+func (s *streamListener) Accept() (net.Conn, error) {
+	for {
+		c, err := s.inner.Accept()
+		if s.detached.Load() {
+			if c != nil {
+				c.Close()
+			}
+			return nil, net.ErrClosed
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return nil, err
+		}
+		if !s.l.admit(c.RemoteAddr()) {
+			c.Close()
+			continue
+		}
+		cc := &countedConn{Conn: c, l: s.l}
+		s.l.conns.Add(1)
+		if s.l.cfg.Load().Type == SSL {
+			return tls.Server(cc, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				return s.l.tls.Load(), nil
+			}}), nil
+		}
+		return cc, nil
+	}
+}
+
+// Close stops the protocol's accept loop. A TCP socket that is handed over to another
+// listener is only detached: Accept is woken by a deadline and the socket stays open.
+func (s *streamListener) Close() error {
+	if s.handover.Load() {
+		s.detached.Store(true)
+		return s.tcp.SetDeadline(time.Now())
+	}
+	return s.inner.Close()
+}
+
+func (s *streamListener) Addr() net.Addr { return s.inner.Addr() }
+
+// countedConn decrements the listener's connection count once when closed.
+type countedConn struct {
+	net.Conn
+	l    *listener
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.l.conns.Add(-1) })
+	return c.Conn.Close()
+}
+
+// rateLimiter is a token bucket refilled at rate tokens per second, holding at most rate.
+type rateLimiter struct {
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+func (r *rateLimiter) allow(rate int) bool {
+	if rate <= 0 {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if r.last.IsZero() {
+		r.tokens = float64(rate)
+	} else {
+		r.tokens += now.Sub(r.last).Seconds() * float64(rate)
+		if r.tokens > float64(rate) {
+			r.tokens = float64(rate)
+		}
+	}
+	r.last = now
+	if r.tokens < 1 {
+		return false
+	}
+	r.tokens--
+	return true
+}
+
+// AddrPort converts a socket address to a netip.AddrPort (zero when it has none).
+func AddrPort(a net.Addr) netip.AddrPort {
+	switch v := a.(type) {
+	case *net.TCPAddr:
+		return v.AddrPort()
+	case *net.UDPAddr:
+		return v.AddrPort()
+	}
+	if a == nil {
+		return netip.AddrPort{}
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}

@@ -1,0 +1,135 @@
+// Package stomp is xgate's STOMP 1.0/1.1/1.2 gateway: a STOMP destination is an MQTT topic
+// (or filter, for SUBSCRIBE), as in EMQX.
+package stomp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/xgate/xgate/gateway"
+)
+
+// Settings are the STOMP gateway's own fields (EMQX names where EMQX has them).
+type Settings struct {
+	Frame FrameSettings `json:"frame"`
+	// AckWindow is how many MESSAGEs of a client/client-individual subscription may wait for
+	// an ACK before further messages are held back.
+	AckWindow int `json:"ack_window"`
+	// MaxPending bounds the messages waiting to be written or held back per connection;
+	// overflow is dropped and counted.
+	MaxPending int `json:"max_pending"`
+}
+
+// FrameSettings are EMQX's frame limits.
+type FrameSettings struct {
+	MaxHeaders       int `json:"max_headers"`
+	MaxHeadersLength int `json:"max_headers_length"`
+	MaxBodyLength    int `json:"max_body_length"`
+}
+
+// DefaultSettings returns EMQX's frame limits and xgate's delivery bounds.
+func DefaultSettings() Settings {
+	return Settings{
+		Frame:      FrameSettings{MaxHeaders: 10, MaxHeadersLength: 1024, MaxBodyLength: 65536},
+		AckWindow:  32,
+		MaxPending: 1000,
+	}
+}
+
+// Validate checks the ranges.
+func (s Settings) Validate() error {
+	switch {
+	case s.Frame.MaxHeaders < 1:
+		return errors.New("frame.max_headers: must be at least 1")
+	case s.Frame.MaxHeadersLength < 16:
+		return errors.New("frame.max_headers_length: must be at least 16")
+	case s.Frame.MaxBodyLength < 1:
+		return errors.New("frame.max_body_length: must be at least 1")
+	case s.AckWindow < 1 || s.AckWindow > 65535:
+		return errors.New("ack_window: must be between 1 and 65535")
+	case s.MaxPending < 1:
+		return errors.New("max_pending: must be at least 1")
+	}
+	return nil
+}
+
+func (s Settings) limits() Limits {
+	return Limits{MaxHeaders: s.Frame.MaxHeaders, MaxHeaderLength: s.Frame.MaxHeadersLength, MaxBodyLength: s.Frame.MaxBodyLength}
+}
+
+// Protocol is the STOMP gateway.
+type Protocol struct{}
+
+var _ gateway.Protocol = (*Protocol)(nil)
+
+// New returns the STOMP protocol.
+func New() *Protocol { return &Protocol{} }
+
+func (*Protocol) Name() string { return "stomp" }
+
+func (*Protocol) Transports() []gateway.Transport {
+	return []gateway.Transport{gateway.TCP, gateway.SSL}
+}
+
+// ParseSettings decodes the protocol fields strictly over the defaults.
+func (*Protocol) ParseSettings(raw json.RawMessage) (any, error) {
+	s := DefaultSettings()
+	if len(raw) > 0 {
+		if err := gateway.DecodeStrict(raw, &s); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Serve accepts connections until ctx ends, then tells every open connection goodbye and
+// waits for them.
+func (p *Protocol) Serve(ctx context.Context, sock gateway.Socket, env *gateway.Env) error {
+	if sock.Stream == nil {
+		return fmt.Errorf("stomp needs a stream listener")
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns = map[*session]struct{}{}
+	)
+	stop := context.AfterFunc(ctx, func() { sock.Stream.Close() })
+	defer stop()
+	var err error
+	for {
+		var c net.Conn
+		c, err = sock.Stream.Accept()
+		if err != nil {
+			break
+		}
+		s := newSession(c, env)
+		mu.Lock()
+		conns[s] = struct{}{}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.run(ctx)
+			mu.Lock()
+			delete(conns, s)
+			mu.Unlock()
+		}()
+	}
+	mu.Lock()
+	for s := range conns {
+		s.Kick(gateway.ErrShutdown)
+	}
+	mu.Unlock()
+	wg.Wait()
+	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,127 @@
+// Package web serves xgate's HTTP surface: the JSON API under /api/v5 (EMQX-shaped paths)
+// and, later, the dashboard.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Deps are what the HTTP handlers use.
+type Deps struct {
+	Log     *slog.Logger
+	Node    string
+	Version string
+}
+
+// Server is the HTTP server.
+type Server struct {
+	app  *fiber.App
+	deps Deps
+	ln   net.Listener
+	done chan error
+}
+
+// APIError is the JSON error body EMQX's API returns.
+type APIError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *APIError) Error() string { return e.Code + ": " + e.Message }
+
+// New builds the HTTP app.
+func New(deps Deps) *Server {
+	s := &Server{deps: deps}
+	s.app = fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		ErrorHandler:          s.errorHandler,
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           60 * time.Second,
+	})
+	api := s.app.Group("/api/v5")
+	api.Get("/status", s.status)
+	s.app.Use(func(c *fiber.Ctx) error {
+		return &APIError{Status: fiber.StatusNotFound, Code: "NOT_FOUND", Message: "no such path: " + c.Path()}
+	})
+	return s
+}
+
+// App exposes the fiber app for handler tests (app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen binds addr; serving starts with Serve. A busy port is reported here.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("http listener %s: %w", addr, err)
+	}
+	s.ln = ln
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.app.Listener(ln) }()
+	s.deps.Log.Info("http listener started", "bind", ln.Addr().String())
+	return nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Shutdown stops accepting and waits for requests in flight (bounded by ctx).
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.ln == nil {
+		return nil
+	}
+	err := s.app.ShutdownWithContext(ctx)
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+	}
+	return err
+}
+
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	var ae *APIError
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &fe):
+		ae = &APIError{Status: fe.Code, Code: codeFor(fe.Code), Message: fe.Message}
+	default:
+		s.deps.Log.Error("http handler", "path", c.Path(), "error", err)
+		ae = &APIError{Status: fiber.StatusInternalServerError, Code: "UNKNOWN_ERROR", Message: "internal error"}
+	}
+	return c.Status(ae.Status).JSON(ae)
+}
+
+func codeFor(status int) string {
+	switch status {
+	case fiber.StatusBadRequest:
+		return "BAD_REQUEST"
+	case fiber.StatusUnauthorized:
+		return "UNAUTHORIZED"
+	case fiber.StatusNotFound:
+		return "NOT_FOUND"
+	case fiber.StatusMethodNotAllowed:
+		return "METHOD_NOT_ALLOWED"
+	case fiber.StatusConflict:
+		return "CONFLICT"
+	}
+	return "UNKNOWN_ERROR"
+}
+
+// status answers like EMQX's GET /api/v5/status: plain text by default, JSON with
+// ?format=json.
+func (s *Server) status(c *fiber.Ctx) error {
+	if c.Query("format") == "json" {
+		return c.JSON(fiber.Map{"node": s.deps.Node, "status": "running", "rel_vsn": s.deps.Version})
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+	return c.SendString(fmt.Sprintf("Node %s is started\nxgate is running\n", s.deps.Node))
+}
