@@ -44,6 +44,11 @@ func (c *Client) Publish(m Message) error {
 		return ErrNotAuthorized
 	}
 	m.Topic = Mount(c.info.Mountpoint, m.Topic)
+	if strings.HasPrefix(m.Topic, "$") {
+		// $SYS and other $ topics belong to the broker ([MQTT-4.7.2-1]); the inline
+		// publisher would otherwise let any gateway client write them.
+		return fmt.Errorf("publish %s: %w", m.Topic, ErrInvalidTopic)
+	}
 	c.l.counters.MessagesIn.Add(1)
 	c.rt.counters.MessagesIn.Add(1)
 	if c.rt.hooks.has(MessagePublish) {

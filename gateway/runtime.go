@@ -247,7 +247,10 @@ func (p *plan) takeSocket(typ Transport, addr string) *boundSocket {
 		return nil
 	}
 	for _, old := range p.stop {
-		if old.sock != nil && old.sock.tcp != nil && old.sock.addr == addr && !p.handover[old] {
+		if old.sock == nil || old.sock.tcp == nil || p.handover[old] {
+			continue
+		}
+		if old.sock.addr == addr || old.sock.LocalAddr().String() == addr {
 			p.handover[old] = true
 			return old.sock
 		}

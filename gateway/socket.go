@@ -137,8 +137,12 @@ func (s *streamListener) Accept() (net.Conn, error) {
 // listener is only detached: Accept is woken by a deadline and the socket stays open.
 func (s *streamListener) Close() error {
 	if s.handover.Load() {
-		s.detached.Store(true)
-		return s.tcp.SetDeadline(time.Now())
+		// Only the first Close may touch the shared socket: a late second one would wake
+		// the next owner's Accept.
+		if s.detached.CompareAndSwap(false, true) {
+			return s.tcp.SetDeadline(time.Now())
+		}
+		return nil
 	}
 	return s.inner.Close()
 }

@@ -69,6 +69,7 @@ func dialPaho(t testing.TB, url string, configure ...func(*paho.ClientOptions)) 
 	o := paho.NewClientOptions().
 		AddBroker(url).
 		SetClientID(fmt.Sprintf("test-%d", clientSeq.Add(1))).
+		SetProtocolVersion(4). // no fallback to 3.1 after a refusal
 		SetAutoReconnect(false).
 		SetConnectTimeout(testTimeout)
 	for _, f := range configure {

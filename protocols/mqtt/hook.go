@@ -30,7 +30,8 @@ const (
 )
 
 // SetAuthenticator sets the function that decides every MQTT CONNECT from now on; a non-nil
-// error refuses the connection (CONNACK "bad username or password", mochi's only refusal code).
+// error refuses the connection with mochi's only refusal, CONNACK 0x86 "bad username or
+// password" (0x05 "not authorized" for MQTT 3).
 // It may set c.Attrs and c.IsSuperuser, which the authorizer then sees. nil allows everyone.
 func (b *Broker) SetAuthenticator(f func(ctx context.Context, c *authn.Client) error) {
 	if f == nil {
@@ -214,8 +215,19 @@ func newAuthnClient(cl *mochi.Client) *authn.Client {
 		Peer:     peer(cl.Net.Remote),
 		Protocol: "mqtt",
 		Gateway:  "mqtt",
-		Listener: "mqtt:" + cl.Net.Listener,
+		Listener: listenerName(cl.Net.Listener),
 	}
+}
+
+// listenerName is the authn listener id of a mochi listener, without allocating for ours.
+func listenerName(id string) string {
+	switch id {
+	case ListenerTCP:
+		return "mqtt:" + ListenerTCP
+	case ListenerWS:
+		return "mqtt:" + ListenerWS
+	}
+	return "mqtt:" + id
 }
 
 // peer parses a remote address, unmapping IPv4-in-IPv6 so that rules on IPv4 ranges match.

@@ -108,7 +108,6 @@ func capabilities() *mochi.Capabilities {
 
 // Broker is the embedded MQTT broker. It implements gateway.Broker.
 type Broker struct {
-	log    *slog.Logger
 	srv    *mochi.Server
 	hook   *hook
 	inline *mochi.Client // publishes for Publish; mochi's own inline client has no properties
@@ -143,7 +142,6 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		InlineClient:             true, // Server.Subscribe needs it
 	})
 	b := &Broker{
-		log:    log,
 		srv:    srv,
 		hook:   newHook(ctx, log),
 		cancel: cancel,

@@ -20,9 +20,9 @@ func TestPahoPublishReachesInlineSubscriber(t *testing.T) {
 	b := startBroker(t)
 	pub := mustPaho(t, b)
 	tests := []struct {
-		name          string
+		name           string
 		pubQoS, subQoS byte
-		wantQoS       byte
+		wantQoS        byte
 	}{
 		{name: "qos0", pubQoS: 0, subQoS: 1, wantQoS: 0},
 		{name: "qos1", pubQoS: 1, subQoS: 1, wantQoS: 1},
@@ -258,14 +258,17 @@ func TestSlowSubscribersDoNotBlockPublish(t *testing.T) {
 	defer cancel()
 
 	// paho calls handlers in order on its reading goroutine, so a blocked handler stops it
-	// reading and the socket fills up.
+	// reading and the socket fills up. The QoS 1 subscriber hits mochi's inflight limit, the
+	// QoS 0 one its write queue.
 	stuck := make(chan struct{})
-	sub := mustPaho(t, b)
-	t.Cleanup(func() { close(stuck) }) // runs before the client's Disconnect
-	wait(t, sub.Subscribe("load/#", 1, func(paho.Client, paho.Message) { <-stuck }))
+	for _, qos := range []byte{0, 1} {
+		sub := mustPaho(t, b)
+		wait(t, sub.Subscribe("load/#", qos, func(paho.Client, paho.Message) { <-stuck }))
+	}
+	t.Cleanup(func() { close(stuck) }) // runs before the clients' Disconnect
 
 	const n = 10_000
-	payload := make([]byte, 1024) // 10 MiB in all: more than the socket buffers hold
+	payload := make([]byte, 4096) // 40 MiB in all: more than the socket buffers hold
 	done := make(chan error, 1)
 	go func() {
 		for i := range n {
@@ -287,7 +290,10 @@ func TestSlowSubscribersDoNotBlockPublish(t *testing.T) {
 	if q, d := queued.Load(), dropped.Load(); q != 16 || q+d != n {
 		t.Errorf("inline subscriber: queued %d dropped %d, want 16 and %d", q, d, n-16)
 	}
-	t.Logf("mochi dropped %d deliveries to the stuck MQTT subscriber", atomic.LoadInt64(&b.srv.Info.MessagesDropped))
+	queueDrops, inflightDrops := atomic.LoadInt64(&b.srv.Info.MessagesDropped), atomic.LoadInt64(&b.srv.Info.InflightDropped)
+	if queueDrops == 0 || inflightDrops == 0 {
+		t.Errorf("stuck MQTT subscribers: %d dropped at the write queue, %d at the inflight limit; want both > 0", queueDrops, inflightDrops)
+	}
 }
 
 func TestConcurrentPublish(t *testing.T) {

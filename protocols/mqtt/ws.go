@@ -151,8 +151,9 @@ func (l *wsListener) Close(closeClients listeners.CloseFn) {
 
 	if l.http != nil {
 		_ = l.http.Close() // hijacked connections are ours to close
-	} else if l.ln != nil {
-		_ = l.ln.Close()
+	}
+	if l.ln != nil {
+		_ = l.ln.Close() // http.Server only closes listeners it has served
 	}
 	closeClients(l.id)
 	l.mu.Lock()
