@@ -128,6 +128,8 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 			extra[k] = v
 		}
 	}
+	listeners, hasListeners := common["listeners"]
+	delete(common, "listeners")
 	b, _ := json.Marshal(common)
 	type plain Config
 	p := plain(*c)
@@ -137,9 +139,9 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	// Listeners decode over their defaults, one by one.
-	if raw, ok := common["listeners"]; ok {
+	if hasListeners {
 		var ls []json.RawMessage
-		if err := json.Unmarshal(raw, &ls); err != nil {
+		if err := json.Unmarshal(listeners, &ls); err != nil {
 			return fmt.Errorf("listeners: %w", err)
 		}
 		p.Listeners = make([]ListenerConfig, 0, len(ls))
