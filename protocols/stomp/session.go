@@ -621,16 +621,23 @@ func (s *session) sendError(msg string, cause *Frame) {
 	s.mu.Unlock()
 }
 
-// fail sends an ERROR and closes the connection after it.
+// fail sends an ERROR about the client's misbehaviour and closes the connection after it.
 func (s *session) fail(msg string, cause *Frame) {
+	if s.goodbye(msg, cause) {
+		s.env.Log().Warn("closing connection with ERROR", "clientid", s.info.ClientID, "peer", s.info.Peer, "reason", msg)
+	}
+}
+
+// goodbye queues a final ERROR; false when the connection is already closing.
+func (s *session) goodbye(msg string, cause *Frame) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return
+		return false
 	}
 	s.closing = true
 	s.push(outItem{frame: errorFrame(msg, cause), close: true})
-	s.env.Log().Info("closing connection with ERROR", "clientid", s.info.ClientID, "peer", s.info.Peer, "reason", msg)
+	return true
 }
 
 // Info implements gateway.Session.
@@ -645,7 +652,9 @@ func (s *session) Kick(reason error) {
 	s.mu.Lock()
 	s.kickReason = reason
 	s.mu.Unlock()
-	s.fail(reason.Error(), nil)
+	if s.goodbye(reason.Error(), nil) {
+		s.env.Log().Debug("kicked", "clientid", s.Info().ClientID, "reason", reason)
+	}
 }
 
 // push queues an item for the writer; s.mu is held.

@@ -23,13 +23,13 @@ import (
 
 // fixture is a real broker and a STOMP gateway with one tcp listener on loopback.
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	m        *gateway.Manager
 	mqttAddr string
 	cfg      gateway.Config
 }
 
-func setup(t *testing.T, mutate func(*gateway.Config)) *fixture {
+func setup(t testing.TB, mutate func(*gateway.Config)) *fixture {
 	t.Helper()
 	b, mqttAddr := gatewaytest.StartBroker(t)
 	cfg := gateway.DefaultConfig("stomp")
@@ -126,13 +126,13 @@ func dialSTOMP(t *testing.T, addr string, opts ...func(*gostomp.Conn) error) *go
 
 // raw is a STOMP connection driven frame by frame.
 type raw struct {
-	t   *testing.T
+	t   testing.TB
 	c   net.Conn
 	p   stomp.Parser
 	buf []byte
 }
 
-func dialRaw(t *testing.T, addr string) *raw {
+func dialRaw(t testing.TB, addr string) *raw {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
