@@ -38,7 +38,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	if err := run(opts); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "xgate:", err)
 		os.Exit(1)
 	}
@@ -65,7 +67,8 @@ func parseFlags(args []string) (options, error) {
 	return o, nil
 }
 
-func run(o options) error {
+// run starts the appliance and stops it when ctx ends (SIGINT/SIGTERM in main).
+func run(ctx context.Context, o options) error {
 	var level slog.LevelVar
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -82,7 +85,6 @@ func run(o options) error {
 	if err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	ctx := context.Background()
 	store, err := db.Open(ctx, filepath.Join(dataDir, "xgate.db"), log)
 	if err != nil {
 		return err
@@ -124,10 +126,8 @@ func run(o options) error {
 	}
 	log.Info("xgate started", "version", version, "node", node, "data_dir", o.dataDir)
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	got := <-sig
-	log.Info("shutting down", "signal", got.String())
+	<-ctx.Done()
+	log.Info("shutting down")
 
 	// Everything below shares one 5 s budget.
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
