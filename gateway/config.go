@@ -32,21 +32,20 @@ func (s Snapshot) Gateway(name string) (Config, bool) {
 
 // WithGateway returns a copy of s where the gateway named g.Name is replaced by g (or added).
 func (s Snapshot) WithGateway(g Config) Snapshot {
-	out := Snapshot{Gateways: make([]Config, 0, len(s.Gateways)+1)}
-	found := false
-	for _, old := range s.Gateways {
-		if old.Name == g.Name {
-			out.Gateways = append(out.Gateways, g)
-			found = true
-		} else {
-			out.Gateways = append(out.Gateways, old)
-		}
-	}
-	if !found {
-		out.Gateways = append(out.Gateways, g)
-	}
+	out := Snapshot{Gateways: replaceOrAppend(s.Gateways, g, func(old Config) bool { return old.Name == g.Name })}
 	sort.Slice(out.Gateways, func(i, j int) bool { return out.Gateways[i].Name < out.Gateways[j].Name })
 	return out
+}
+
+// replaceOrAppend returns a copy of list with the first element matching same replaced by v,
+// or v appended when none matches.
+func replaceOrAppend[T any](list []T, v T, same func(T) bool) []T {
+	out := slices.Clone(list)
+	if i := slices.IndexFunc(out, same); i >= 0 {
+		out[i] = v
+		return out
+	}
+	return append(out, v)
 }
 
 // Config is one gateway's configuration with EMQX's field names. Protocol-specific fields
@@ -183,19 +182,7 @@ func (c Config) Listener(typ Transport, name string) (ListenerConfig, bool) {
 // (or added).
 func (c Config) WithListener(l ListenerConfig) Config {
 	out := c
-	out.Listeners = make([]ListenerConfig, 0, len(c.Listeners)+1)
-	found := false
-	for _, old := range c.Listeners {
-		if old.Type == l.Type && old.Name == l.Name {
-			out.Listeners = append(out.Listeners, l)
-			found = true
-		} else {
-			out.Listeners = append(out.Listeners, old)
-		}
-	}
-	if !found {
-		out.Listeners = append(out.Listeners, l)
-	}
+	out.Listeners = replaceOrAppend(c.Listeners, l, func(old ListenerConfig) bool { return old.Key() == l.Key() })
 	return out
 }
 

@@ -43,36 +43,9 @@ func (p lineProto) ParseSettings(raw json.RawMessage) (any, error) {
 }
 
 func (p lineProto) Serve(ctx context.Context, sock gateway.Socket, env *gateway.Env) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	open := map[*lineSession]bool{}
-	stop := context.AfterFunc(ctx, func() { sock.Stream.Close() })
-	defer stop()
-	for {
-		c, err := sock.Stream.Accept()
-		if err != nil {
-			break
-		}
-		s := &lineSession{conn: c, env: env}
-		mu.Lock()
-		open[s] = true
-		mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.run(ctx)
-			mu.Lock()
-			delete(open, s)
-			mu.Unlock()
-		}()
-	}
-	mu.Lock()
-	for s := range open {
-		s.Kick(gateway.ErrShutdown)
-	}
-	mu.Unlock()
-	wg.Wait()
-	return nil
+	return gateway.ServeStream(ctx, sock.Stream, func(c net.Conn) gateway.StreamConn {
+		return &lineSession{conn: c, env: env}
+	})
 }
 
 type lineSession struct {
@@ -98,7 +71,7 @@ func (s *lineSession) write(line string) bool {
 	return err == nil
 }
 
-func (s *lineSession) run(ctx context.Context) {
+func (s *lineSession) Run(ctx context.Context) {
 	defer s.conn.Close()
 	sc := bufio.NewScanner(s.conn)
 	for sc.Scan() {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -204,4 +205,54 @@ func AddrPort(a net.Addr) netip.AddrPort {
 	}
 	ap, _ := netip.ParseAddrPort(a.String())
 	return ap
+}
+
+// StreamConn is one accepted connection of a stream protocol, as ServeStream drives it.
+type StreamConn interface {
+	// Run serves the connection until it closes.
+	Run(ctx context.Context)
+	// Kick says goodbye and closes the connection; it must not block.
+	Kick(reason error)
+}
+
+// ServeStream is the accept loop of a stream protocol: each accepted connection is served
+// by its own goroutine. When ctx ends (or the listener closes) every open connection is
+// kicked with ErrShutdown, and ServeStream returns once all of them have finished.
+func ServeStream(ctx context.Context, ln net.Listener, newConn func(net.Conn) StreamConn) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		open = map[StreamConn]struct{}{}
+	)
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var err error
+	for {
+		var c net.Conn
+		if c, err = ln.Accept(); err != nil {
+			break
+		}
+		sc := newConn(c)
+		mu.Lock()
+		open[sc] = struct{}{}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc.Run(ctx)
+			mu.Lock()
+			delete(open, sc)
+			mu.Unlock()
+		}()
+	}
+	mu.Lock()
+	for sc := range open {
+		sc.Kick(ErrShutdown)
+	}
+	mu.Unlock()
+	wg.Wait()
+	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }

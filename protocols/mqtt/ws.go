@@ -13,14 +13,9 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
-const (
-	// wsConnectTimeout bounds the time from the WebSocket upgrade to the MQTT CONNECT. mochi
-	// sets no deadline until CONNECT arrives, so without it a silent peer would hold a
-	// connection forever (EMQX idle_timeout is 15 s).
-	wsConnectTimeout = 15 * time.Second
-	// wsHeaderTimeout bounds the HTTP upgrade request.
-	wsHeaderTimeout = 10 * time.Second
-)
+// wsHeaderTimeout bounds the HTTP upgrade request. The time from the upgrade to the MQTT
+// CONNECT is bounded by Config.ConnectTimeout, as for TCP.
+const wsHeaderTimeout = 10 * time.Second
 
 // errNotBinary is a text frame: MQTT over WebSocket uses binary frames only [MQTT-6.0.0-1].
 var errNotBinary = errors.New("websocket frame is not binary")
@@ -29,28 +24,17 @@ var errNotBinary = errors.New("websocket frame is not binary")
 // so that a busy port is an error of New, and it closes and waits for its connections in
 // Close.
 type wsListener struct {
-	id, address string
-	log         *slog.Logger
-	ln          net.Listener
-	http        *http.Server
-	upgrader    websocket.Upgrader
-	establish   listeners.EstablishFn // set by Serve before the first request
-	served      chan struct{}         // closed when Serve returns
-
-	mu       sync.Mutex
-	closed   bool
-	conns    map[*wsConn]struct{}
-	handlers sync.WaitGroup
+	*netListener
+	http      *http.Server
+	upgrader  websocket.Upgrader
+	establish listeners.EstablishFn // set by Serve before the first request
 }
 
 var _ listeners.Listener = (*wsListener)(nil)
 
-func newWSListener(id, address string) *wsListener {
+func newWSListener(id, address string, connectTimeout time.Duration) *wsListener {
 	return &wsListener{
-		id:      id,
-		address: address,
-		served:  make(chan struct{}),
-		conns:   map[*wsConn]struct{}{},
+		netListener: newNetListener(id, address, connectTimeout),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: wsHeaderTimeout,
 			// Small read buffers and pooled write buffers keep idle connections cheap.
@@ -65,24 +49,13 @@ func newWSListener(id, address string) *wsListener {
 	}
 }
 
-func (l *wsListener) ID() string       { return l.id }
 func (l *wsListener) Protocol() string { return "ws" }
-
-func (l *wsListener) Address() string {
-	if l.ln != nil {
-		return l.ln.Addr().String()
-	}
-	return l.address
-}
 
 // Init binds the listener.
 func (l *wsListener) Init(log *slog.Logger) error {
-	l.log = log
-	ln, err := net.Listen("tcp", l.address)
-	if err != nil {
+	if err := l.netListener.Init(log); err != nil {
 		return err
 	}
-	l.ln = ln
 	l.http = &http.Server{
 		Handler:           l,
 		ReadHeaderTimeout: wsHeaderTimeout,
@@ -102,70 +75,28 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 
 // ServeHTTP upgrades any path: clients use "/mqtt" or "/".
 func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	// Entered before the upgrade: once hijacked, the connection is no longer http.Server's
+	// to close, so Close must wait for this handler to track or close it.
+	if !l.enter() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	l.handlers.Add(1)
-	l.mu.Unlock()
-	defer l.handlers.Done()
-
+	defer l.leave()
 	ws, err := l.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // Upgrade has answered with an HTTP error
 	}
-	c := &wsConn{Conn: ws.NetConn(), ws: ws}
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		_ = c.Close()
-		return
-	}
-	l.conns[c] = struct{}{}
-	l.mu.Unlock()
-	defer func() {
-		l.mu.Lock()
-		delete(l.conns, c)
-		l.mu.Unlock()
-		_ = c.Close()
-	}()
-
-	_ = c.SetReadDeadline(time.Now().Add(wsConnectTimeout)) // mochi replaces it after CONNECT
-	if err := l.establish(l.id, c); err != nil {
-		l.log.Debug("mqtt websocket connection ended", "peer", r.RemoteAddr, "error", err)
-	}
+	l.serveConn(l.establish, &wsConn{Conn: ws.NetConn(), ws: ws})
 }
 
-// Close stops accepting, lets mochi disconnect its clients, closes what is left and waits for
-// every connection handler.
+// Close closes the HTTP server, whose hijacked connections are ours to close, and then the
+// listener as for TCP.
 func (l *wsListener) Close(closeClients listeners.CloseFn) {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return
-	}
-	l.closed = true
-	l.mu.Unlock()
-
 	if l.http != nil {
-		_ = l.http.Close() // hijacked connections are ours to close
+		_ = l.http.Close()
 	}
-	if l.ln != nil {
-		_ = l.ln.Close() // http.Server only closes listeners it has served
-	}
-	closeClients(l.id)
-	l.mu.Lock()
-	for c := range l.conns {
-		_ = c.Close()
-	}
-	l.mu.Unlock()
-	l.handlers.Wait()
+	l.netListener.Close(closeClients)
 }
-
-// wait returns when Serve has returned; call it only after Close of a served listener.
-func (l *wsListener) wait() { <-l.served }
 
 // wsConn is one MQTT byte stream over WebSocket binary messages. Addresses and deadlines are
 // the underlying connection's.

@@ -96,8 +96,8 @@ func newSession(c net.Conn, env *gateway.Env) *session {
 	return s
 }
 
-// run serves the connection until it closes.
-func (s *session) run(ctx context.Context) {
+// Run serves the connection until it closes.
+func (s *session) Run(ctx context.Context) {
 	hb := make(chan time.Duration, 1)
 	go s.writer(hb)
 	var reason error

@@ -6,9 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
-	"sync"
 
 	"github.com/xgate/xgate/gateway"
 )
@@ -93,43 +91,7 @@ func (*Protocol) ParseSettings(raw json.RawMessage) (any, error) {
 // waits for them.
 func (p *Protocol) Serve(ctx context.Context, sock gateway.Socket, env *gateway.Env) error {
 	if sock.Stream == nil {
-		return fmt.Errorf("stomp needs a stream listener")
+		return errors.New("stomp needs a stream listener")
 	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns = map[*session]struct{}{}
-	)
-	stop := context.AfterFunc(ctx, func() { sock.Stream.Close() })
-	defer stop()
-	var err error
-	for {
-		var c net.Conn
-		c, err = sock.Stream.Accept()
-		if err != nil {
-			break
-		}
-		s := newSession(c, env)
-		mu.Lock()
-		conns[s] = struct{}{}
-		mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.run(ctx)
-			mu.Lock()
-			delete(conns, s)
-			mu.Unlock()
-		}()
-	}
-	mu.Lock()
-	for s := range conns {
-		s.Kick(gateway.ErrShutdown)
-	}
-	mu.Unlock()
-	wg.Wait()
-	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-		return nil
-	}
-	return err
+	return gateway.ServeStream(ctx, sock.Stream, func(c net.Conn) gateway.StreamConn { return newSession(c, env) })
 }
