@@ -135,13 +135,10 @@ func (rt *Runtime) prepare(next Config, bestEffort bool) (p *plan, err error) {
 
 	wanted := map[string]bool{}
 	for _, lc := range next.Listeners {
-		if !next.Enable || !lc.Enable {
-			continue
-		}
 		if !slices.Contains(rt.proto.Transports(), lc.Type) {
 			return p, fmt.Errorf("gateway %s: listener %s: %s does not support %s listeners", rt.name, lc.Key(), rt.name, lc.Type)
 		}
-		wanted[lc.Key()] = true
+		wanted[lc.Key()] = next.Enable && lc.Enable
 	}
 	// Running listeners that go away, so their sockets can be handed over.
 	for key, l := range rt.listeners {

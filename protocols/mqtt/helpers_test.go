@@ -155,6 +155,12 @@ type v5Client struct {
 
 func dialV5(t testing.TB, addr, clientID string) *v5Client {
 	t.Helper()
+	return dialV5Keepalive(t, addr, clientID, 30)
+}
+
+// dialV5Keepalive connects with the given keepalive in seconds.
+func dialV5Keepalive(t testing.TB, addr, clientID string, keepalive uint16) *v5Client {
+	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, testTimeout)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
@@ -166,7 +172,7 @@ func dialV5(t testing.TB, addr, clientID string) *v5Client {
 		Connect: packets.ConnectParams{
 			ProtocolName:     []byte("MQTT"),
 			Clean:            true,
-			Keepalive:        30,
+			Keepalive:        keepalive,
 			ClientIdentifier: clientID,
 		},
 	})
@@ -190,6 +196,8 @@ func (c *v5Client) send(pk packets.Packet) {
 		err = pk.PublishEncode(&buf)
 	case packets.Puback:
 		err = pk.PubackEncode(&buf)
+	case packets.Pingreq:
+		err = pk.PingreqEncode(&buf)
 	default:
 		err = fmt.Errorf("test client cannot send packet type %d", pk.FixedHeader.Type)
 	}

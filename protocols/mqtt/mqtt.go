@@ -13,9 +13,9 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/xgate/xgate/gateway"
 )
@@ -42,11 +42,15 @@ var (
 type Config struct {
 	TCPBind string // MQTT over TCP, e.g. "0.0.0.0:1883"; "" means no TCP listener
 	WSBind  string // MQTT over WebSocket, e.g. "0.0.0.0:8083"; "" means no WebSocket listener
+	// ConnectTimeout bounds the time from accepting a connection (for WebSocket, from the
+	// upgrade) to receiving its CONNECT; the client's keepalive applies after that. 0 means
+	// 15 s.
+	ConnectTimeout time.Duration
 }
 
-// DefaultConfig returns the EMQX default ports on all interfaces.
+// DefaultConfig returns the EMQX default ports on all interfaces and its idle timeout.
 func DefaultConfig() Config {
-	return Config{TCPBind: "0.0.0.0:1883", WSBind: "0.0.0.0:8083"}
+	return Config{TCPBind: "0.0.0.0:1883", WSBind: "0.0.0.0:8083", ConnectTimeout: defaultConnectTimeout}
 }
 
 const (
@@ -111,7 +115,7 @@ type Broker struct {
 	srv    *mochi.Server
 	hook   *hook
 	inline *mochi.Client // publishes for Publish; mochi's own inline client has no properties
-	tcp    *listeners.TCP
+	tcp    *tcpListener
 	ws     *wsListener
 	cancel context.CancelFunc // cancels authentications in progress
 
@@ -158,17 +162,21 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		cancel()
 		return nil, fmt.Errorf("mqtt hook: %w", err)
 	}
+	connectTimeout := cfg.ConnectTimeout
+	if connectTimeout <= 0 {
+		connectTimeout = defaultConnectTimeout
+	}
+	// mochi's listeners bind only when they serve (WebSocket) or hold a silent connection
+	// forever and may hand mochi one while closing (TCP), so xgate has its own.
 	if cfg.TCPBind != "" {
-		b.tcp = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: ListenerTCP, Address: cfg.TCPBind})
+		b.tcp = newTCPListener(ListenerTCP, cfg.TCPBind, connectTimeout)
 		if err := srv.AddListener(b.tcp); err != nil {
 			b.abort()
 			return nil, fmt.Errorf("mqtt listener %s on %s: %w", ListenerTCP, cfg.TCPBind, err)
 		}
 	}
 	if cfg.WSBind != "" {
-		// mochi's own WebSocket listener binds only when it serves and merely logs a busy
-		// port, so xgate has its own that binds in Init.
-		b.ws = newWSListener(ListenerWS, cfg.WSBind)
+		b.ws = newWSListener(ListenerWS, cfg.WSBind, connectTimeout)
 		if err := srv.AddListener(b.ws); err != nil {
 			b.abort()
 			return nil, fmt.Errorf("mqtt listener %s on %s: %w", ListenerWS, cfg.WSBind, err)
@@ -210,9 +218,15 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.cancel()
-	err := b.srv.Close() // waits for every client's connection goroutine
-	if b.started && b.ws != nil {
-		b.ws.wait()
+	err := b.srv.Close() // closes the listeners, which wait for their connections' goroutines
+	if b.started {
+		// mochi runs each listener's Serve in a goroutine of its own and does not wait for it.
+		if b.tcp != nil {
+			b.tcp.wait()
+		}
+		if b.ws != nil {
+			b.ws.wait()
+		}
 	}
 	return err
 }
@@ -222,12 +236,7 @@ func (b *Broker) Close() error {
 func (b *Broker) Addr(id string) net.Addr {
 	switch {
 	case id == ListenerTCP && b.tcp != nil:
-		// mochi's TCP listener reports its bound address after Init.
-		a, err := net.ResolveTCPAddr("tcp", b.tcp.Address())
-		if err != nil {
-			return nil
-		}
-		return a
+		return b.tcp.ln.Addr()
 	case id == ListenerWS && b.ws != nil:
 		return b.ws.ln.Addr()
 	}

@@ -22,7 +22,8 @@ const (
 	heartbeatGrace    = 1.5              // silence allowed, in multiples of the client's interval
 	transactionMaxAge = 60 * time.Second
 	maxTransactions   = 16
-	readChunk         = 4096
+	readChunk         = 1024     // initial read buffer; grows for large frames
+	maxIdleBuffer     = 64 << 10 // a grown buffer above this is released once drained
 	serverHeader      = "xgate-stomp/1.2"
 	supportedVersions = "1.0,1.1,1.2"
 )
@@ -122,28 +123,35 @@ func (s *session) Run(ctx context.Context) {
 		s.unsubscribeAll()
 	}()
 	s.conn.SetReadDeadline(time.Now().Add(s.env.IdleTimeout()))
-	buf := make([]byte, 0, readChunk)
+	// buf[r:w] holds the bytes read but not yet consumed by the parser.
+	buf := make([]byte, readChunk)
+	r, w := 0, 0
 	for {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, readChunk)
+		if w == len(buf) {
+			if r > 0 {
+				w = copy(buf, buf[r:w])
+				r = 0
+			} else { // a frame larger than the buffer; the parser's limits bound it
+				buf = append(buf, make([]byte, len(buf))...)
+			}
 		}
-		n, err := s.conn.Read(buf[len(buf):cap(buf)])
+		n, err := s.conn.Read(buf[w:])
 		if err != nil {
 			reason = s.closeReason(err)
 			return
 		}
-		buf = buf[:len(buf)+n]
+		w += n
 		if s.readGrace > 0 {
 			s.conn.SetReadDeadline(time.Now().Add(s.readGrace))
 		}
 		for {
-			f, used, err := s.parser.Next(buf)
+			f, used, err := s.parser.Next(buf[r:w])
 			if err != nil {
 				// EMQX closes without ERROR before CONNECT; telling the client why costs nothing.
 				s.fail("Frame error: "+err.Error(), nil)
 				return
 			}
-			buf = buf[used:]
+			r += used
 			if f == nil {
 				break
 			}
@@ -151,14 +159,11 @@ func (s *session) Run(ctx context.Context) {
 				return
 			}
 		}
-		// Keep the unconsumed tail at the front so the buffer does not creep.
-		if len(buf) == 0 {
-			buf = buf[:0:cap(buf)]
-			if cap(buf) > 64<<10 {
-				buf = make([]byte, 0, readChunk)
+		if r == w {
+			r, w = 0, 0
+			if len(buf) > maxIdleBuffer {
+				buf = make([]byte, readChunk)
 			}
-		} else if cap(buf)-len(buf) < readChunk/2 {
-			buf = append(make([]byte, 0, max(2*len(buf), readChunk)), buf...)
 		}
 	}
 }

@@ -794,3 +794,21 @@ func TestSettingsValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestLargeFramesAcrossReads(t *testing.T) {
+	f := setup(t, nil)
+	msgs := mqttSub(t, f.mqtt("sub"), "big", 0)
+	r := dialRaw(t, f.addr("tcp:default"))
+	r.connect()
+	body := strings.Repeat("0123456789", 6500) // 65000 bytes, under the 65536 default
+	frame := fmt.Sprintf("SEND\ndestination:big\ncontent-length:%d\n\n%s\x00", len(body), body)
+	for i := 0; i < len(frame); i += 1000 { // many small writes
+		r.send(frame[i:min(i+1000, len(frame))])
+	}
+	r.send(frame + frame) // and two in one go
+	for range 3 {
+		if m := recvMQTT(t, msgs); string(m.Payload()) != body {
+			t.Fatalf("got %d bytes", len(m.Payload()))
+		}
+	}
+}
