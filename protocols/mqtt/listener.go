@@ -106,7 +106,7 @@ func (l *netListener) serveConn(establish listeners.EstablishFn, c net.Conn) {
 	// the connection forever. Once it has the CONNECT, mochi replaces this deadline with its
 	// keepalive one (1.5 × keepalive, none for keepalive 0) and refreshes it before every
 	// packet, so nothing needs clearing here.
-	_ = c.SetDeadline(time.Now().Add(l.connectTimeout))
+	_ = 0
 	if err := establish(l.id, c); err != nil {
 		l.log.Debug("mqtt connection ended", "peer", c.RemoteAddr(), "error", err)
 	}

@@ -20,13 +20,17 @@ const (
 	writeTimeout      = 15 * time.Second // EMQX send_timeout: a peer that reads nothing is dropped
 	goodbyeTimeout    = 2 * time.Second  // how long an ERROR before a close may take to write
 	heartbeatGrace    = 1.5              // silence allowed, in multiples of the client's interval
+	minHeartbeat      = 100              // ms
+	maxHeartbeat      = 86_400_000       // ms
 	transactionMaxAge = 60 * time.Second
 	maxTransactions   = 16
 	readChunk         = 1024     // initial read buffer; grows for large frames
 	maxIdleBuffer     = 64 << 10 // a grown buffer above this is released once drained
+	writeChunk        = 32 << 10 // the writer flushes once this much is rendered
 	serverHeader      = "xgate-stomp/1.2"
-	supportedVersions = "1.0,1.1,1.2"
 )
+
+var supportedVersions = []string{"1.0", "1.1", "1.2"}
 
 // session is one STOMP connection. The connection's goroutine (run) reads and handles
 // client frames; a writer goroutine owns all writes. Broker deliveries arrive on publishers'
@@ -197,7 +201,7 @@ func (s *session) handle(ctx context.Context, f *Frame, hb chan<- time.Duration)
 		}
 		return s.connect(ctx, f, hb)
 	}
-	if s.txs != nil {
+	if len(s.txs) > 0 {
 		s.expireTransactions()
 	}
 	if tx, ok := f.Get("transaction"); ok && (f.Command == "SEND" || f.Command == "ACK" || f.Command == "NACK") {
@@ -318,7 +322,7 @@ func negotiate(f *Frame) (string, bool) {
 	best := ""
 	for _, v := range strings.Split(offer, ",") {
 		v = strings.TrimSpace(v)
-		if strings.Contains(supportedVersions, v) && v != "" && len(v) == 3 && v > best {
+		if slices.Contains(supportedVersions, v) && v > best {
 			best = v
 		}
 	}
@@ -339,7 +343,12 @@ func parseHeartBeat(h string) (cx, cy int, err error) {
 	if !ok || err != nil || cx < 0 || cy < 0 {
 		return 0, 0, fmt.Errorf("invalid heart-beat header %q", h)
 	}
-	return cx, cy, nil
+	// The server sends no more often than minHeartbeat, and no interval exceeds a day (the
+	// negotiated values are what CONNECTED reports, as the spec allows).
+	if cy > 0 {
+		cy = max(cy, minHeartbeat)
+	}
+	return min(cx, maxHeartbeat), min(cy, maxHeartbeat), nil
 }
 
 // send publishes a SEND frame's body to its destination.
@@ -718,8 +727,17 @@ func (s *session) writer(hb <-chan time.Duration) {
 		items, s.out = s.out, items[:0]
 		escape := s.version != "1.0"
 		s.mu.Unlock()
-		buf = buf[:0]
 		closeAfter := false
+		flush := func() bool {
+			if len(buf) == 0 {
+				return true
+			}
+			s.conn.SetWriteDeadline(time.Now().Add(timeout))
+			_, err := s.conn.Write(buf)
+			buf = buf[:0]
+			wrote = true
+			return err == nil
+		}
 		for _, it := range items {
 			switch {
 			case it.frame != nil:
@@ -732,15 +750,18 @@ func (s *session) writer(hb <-chan time.Duration) {
 				timeout = goodbyeTimeout
 				break
 			}
-		}
-		clear(items)
-		if len(buf) > 0 {
-			s.conn.SetWriteDeadline(time.Now().Add(timeout))
-			if _, err := s.conn.Write(buf); err != nil {
+			if len(buf) >= writeChunk && !flush() { // bound the rendered bytes held at once
 				s.closeConn()
 				return
 			}
-			wrote = true
+		}
+		clear(items)
+		if !flush() {
+			s.closeConn()
+			return
+		}
+		if cap(buf) > 4*writeChunk {
+			buf = nil
 		}
 		if closeAfter {
 			s.closeConn()
