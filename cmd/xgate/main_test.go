@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xgate/xgate/db"
 	"github.com/xgate/xgate/gateway"
+	"github.com/xgate/xgate/gateway/gatewaytest"
+	"github.com/xgate/xgate/protocols/stomp"
 )
 
 func TestFlagsAndEnv(t *testing.T) {
@@ -103,5 +106,62 @@ func TestRunSeedsServesAndStops(t *testing.T) {
 		if _, err := os.Stat(f); err != nil || !filepath.IsAbs(f) {
 			t.Fatalf("certificate file %q: %v", f, err)
 		}
+	}
+}
+
+// TestCommitThroughManager is the write path every later change uses: a refused change
+// (port in use) leaves the running listener and the stored rows as they were; an accepted
+// one is stored and comes back after a restart.
+func TestCommitThroughManager(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "xgate.db")
+	store, err := db.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := gatewaytest.StartBroker(t)
+	m := gateway.NewManager(gatewaytest.Logger(t), []gateway.Protocol{stomp.New()}, gateway.Deps{Broker: b})
+	t.Cleanup(func() { m.Stop(ctx) })
+
+	cfg := gateway.DefaultConfig("stomp")
+	cfg.Listeners = []gateway.ListenerConfig{gatewaytest.Listener(gateway.TCP, "default")}
+	first := gateway.Snapshot{Gateways: []gateway.Config{cfg}}
+	if err := store.Commit(ctx, first, m.Apply); err != nil {
+		t.Fatal(err)
+	}
+	running := m.Gateway("stomp").Addr("tcp:default").String()
+	stored, _ := store.Snapshot(ctx)
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	l := cfg.Listeners[0]
+	l.Bind = busy.Addr().String()
+	err = store.Commit(ctx, first.WithGateway(cfg.WithListener(l)), m.Apply)
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("got %v", err)
+	}
+	if now, _ := store.Snapshot(ctx); !reflect.DeepEqual(now, stored) {
+		t.Fatalf("stored rows changed:\n%+v\n%+v", now, stored)
+	}
+	if m.Gateway("stomp").Addr("tcp:default").String() != running {
+		t.Fatal("the running listener changed")
+	}
+
+	cfg.Mountpoint = "site1/"
+	if err := store.Commit(ctx, first.WithGateway(cfg), m.Apply); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	again, err := db.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	snap, _ := again.Snapshot(ctx)
+	if g, _ := snap.Gateway("stomp"); g.Mountpoint != "site1/" {
+		t.Fatalf("after restart: %+v", g)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -811,4 +812,115 @@ func TestLargeFramesAcrossReads(t *testing.T) {
 			t.Fatalf("got %d bytes", len(m.Payload()))
 		}
 	}
+}
+
+func TestListenerMountpointOverridesGateway(t *testing.T) {
+	f := setup(t, func(c *gateway.Config) {
+		c.Mountpoint = "gw/"
+		mp := "special/${clientid}/"
+		c.Listeners[0].Mountpoint = &mp
+		c.ClientInfoOverride = &gateway.ClientInfoOverride{ClientID: "${Packet.headers.login}"}
+	})
+	msgs := mqttSub(t, f.mqtt("sub"), "#", 0)
+	r := dialRaw(t, f.addr("tcp:default"))
+	r.connect("login:d9")
+	r.send("SEND\ndestination:t\n\nx\x00")
+	if m := recvMQTT(t, msgs); m.Topic() != "special/d9/t" {
+		t.Fatalf("published to %s", m.Topic())
+	}
+}
+
+func TestSharedSubscription(t *testing.T) {
+	f := setup(t, nil)
+	var subs []*raw
+	for range 2 {
+		r := dialRaw(t, f.addr("tcp:default"))
+		r.connect()
+		r.send("SUBSCRIBE\nid:1\ndestination:$share/g/jobs/+\nreceipt:r\n\n\x00")
+		r.expect("RECEIPT")
+		subs = append(subs, r)
+	}
+	pub := f.mqtt("pub")
+	const n = 20
+	for i := range n {
+		mqttPub(t, pub, "jobs/x", 1, fmt.Sprint(i))
+	}
+	got := 0
+	for _, r := range subs {
+		for {
+			fr, err := r.next(300 * time.Millisecond)
+			if err != nil {
+				break
+			}
+			if fr.Command != "MESSAGE" || fr.Value("destination") != "jobs/x" {
+				t.Fatalf("got %s %v", fr.Command, fr.Headers)
+			}
+			got++
+		}
+	}
+	if got != n {
+		t.Fatalf("the group received %d messages, want exactly %d", got, n)
+	}
+}
+
+func TestMaxConnRate(t *testing.T) {
+	f := setup(t, func(c *gateway.Config) { c.Listeners[0].MaxConnRate = 1 })
+	accepted := 0
+	const attempts = 10 // refused ones are closed at once, so this takes far less than 10 s
+	for range attempts {
+		r := dialRaw(t, f.addr("tcp:default"))
+		r.send("CONNECT\naccept-version:1.2\n\n\x00")
+		if fr, err := r.next(2 * time.Second); err == nil && fr.Command == "CONNECTED" {
+			accepted++
+		}
+	}
+	if accepted < 1 || accepted >= attempts {
+		t.Fatalf("%d of %d connections accepted at max_conn_rate 1", accepted, attempts)
+	}
+}
+
+func TestSlowSubscriberDropsAreCounted(t *testing.T) {
+	var dropped, acked atomic.Int64
+	hooks := &gateway.Hooks{
+		OnMessageDropped: []func(gateway.Event){func(gateway.Event) { dropped.Add(1) }},
+		OnMessageAcked:   []func(gateway.Event){func(gateway.Event) { acked.Add(1) }},
+	}
+	b, mqttAddr := gatewaytest.StartBroker(t)
+	cfg := gateway.DefaultConfig("stomp")
+	cfg.Listeners = []gateway.ListenerConfig{gatewaytest.Listener(gateway.TCP, "default")}
+	cfg.Settings = []byte(`{"ack_window":1,"max_pending":3}`)
+	m := gateway.NewManager(gatewaytest.Logger(t), []gateway.Protocol{stomp.New()}, gateway.Deps{Broker: b, Hooks: hooks})
+	t.Cleanup(func() { m.Stop(context.Background()) })
+	if err := m.Apply(context.Background(), gateway.Snapshot{Gateways: []gateway.Config{cfg}}); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, m: m, mqttAddr: mqttAddr, cfg: cfg}
+	r := dialRaw(t, f.addr("tcp:default"))
+	r.connect()
+	r.send("SUBSCRIBE\nid:s\ndestination:slow\nack:client\nreceipt:r\n\n\x00")
+	r.expect("RECEIPT")
+	pub := f.mqtt("pub")
+	for i := range 10 {
+		mqttPub(t, pub, "slow", 1, fmt.Sprint(i))
+	}
+	// One in the window, two held back, seven dropped.
+	gatewaytest.WaitFor(t, 5*time.Second, func() error {
+		if d := m.Status()[0].Counters.Dropped; d != 7 || dropped.Load() != 7 {
+			return fmt.Errorf("dropped counter %d, hook %d", d, dropped.Load())
+		}
+		return nil
+	})
+	for i := range 3 {
+		msg := r.expect("MESSAGE")
+		if string(msg.Body) != fmt.Sprint(i) {
+			t.Fatalf("got %q", msg.Body)
+		}
+		r.send("ACK\nid:" + msg.Value("ack") + "\n\n\x00")
+	}
+	gatewaytest.WaitFor(t, 5*time.Second, func() error {
+		if acked.Load() != 3 {
+			return fmt.Errorf("%d acked", acked.Load())
+		}
+		return nil
+	})
 }
