@@ -104,8 +104,8 @@ func (l *netListener) serveConn(establish listeners.EstablishFn, c net.Conn) {
 
 	// mochi sets no deadline until it has read CONNECT, so a silent or slow peer would hold
 	// the connection forever. Once it has the CONNECT, mochi replaces this deadline with its
-	// keepalive one (1.5 × keepalive, none for keepalive 0) and refreshes it before every
-	// packet, so nothing needs clearing here.
+	// keepalive one (keepalive + keepalive/2 whole seconds, none for keepalive 0) and
+	// refreshes it before every packet, so nothing needs clearing here.
 	_ = c.SetDeadline(time.Now().Add(l.connectTimeout))
 	if err := establish(l.id, c); err != nil {
 		l.log.Debug("mqtt connection ended", "peer", c.RemoteAddr(), "error", err)
@@ -168,7 +168,7 @@ func (l *tcpListener) Serve(establish listeners.EstablishFn) {
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
-			if errors.Is(err, err) {
+			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			// Accept fails while the process is out of file descriptors or memory. mochi's

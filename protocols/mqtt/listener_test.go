@@ -219,6 +219,16 @@ func (f *fakeListener) Accept() (net.Conn, error) {
 	return r.conn, r.err
 }
 
+// give has Accept return r, failing if Serve no longer accepts.
+func (f *fakeListener) give(t *testing.T, r acceptResult) {
+	t.Helper()
+	select {
+	case f.accept <- r:
+	case <-time.After(testTimeout):
+		t.Fatal("Serve stopped accepting")
+	}
+}
+
 func (f *fakeListener) Close() error   { return nil }
 func (f *fakeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
@@ -245,7 +255,11 @@ func TestConnAcceptedDuringClose(t *testing.T) {
 	go func() {
 		defer close(closed)
 		l.Close(func(string) {
-			f.accept <- acceptResult{conn: server}
+			select {
+			case f.accept <- acceptResult{conn: server}:
+			case <-time.After(testTimeout):
+				t.Error("Serve stopped accepting")
+			}
 			close(f.accept)
 		})
 	}()
@@ -276,11 +290,11 @@ func TestAcceptErrorsAreRetried(t *testing.T) {
 		return nil
 	})
 	for range 3 {
-		f.accept <- acceptResult{err: &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}}
+		f.give(t, acceptResult{err: &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}})
 	}
 	server, client := net.Pipe()
 	defer client.Close()
-	f.accept <- acceptResult{conn: server}
+	f.give(t, acceptResult{conn: server})
 	select {
 	case <-established:
 	case <-time.After(testTimeout):
