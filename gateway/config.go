@@ -284,8 +284,8 @@ func (l ListenerConfig) Validate() error {
 		return fmt.Errorf("%s_options: required for a %s listener", map[Transport]string{SSL: "ssl", DTLS: "dtls"}[l.Type], l.Type)
 	}
 	if t := l.TLS(); t != nil {
-		if err := t.Validate(); err != nil {
-			return err
+		if err := t.Validate(l.Type == DTLS); err != nil {
+			return fmt.Errorf("%s_options.%w", l.Type, err)
 		}
 	}
 	return nil
@@ -318,17 +318,44 @@ func (l ListenerConfig) Address() (string, error) {
 
 // TLSConfig is a listener's ssl_options / dtls_options (EMQX names).
 type TLSConfig struct {
-	CertFile         string `json:"certfile"`
-	KeyFile          string `json:"keyfile"`
+	CertFile         string `json:"certfile,omitempty"`
+	KeyFile          string `json:"keyfile,omitempty"`
 	CACertFile       string `json:"cacertfile,omitempty"`
 	Verify           string `json:"verify,omitempty"` // verify_none (default) | verify_peer
 	FailIfNoPeerCert bool   `json:"fail_if_no_peer_cert,omitempty"`
+	// PSK lists the pre-shared keys a DTLS listener accepts (dtls_options only).
+	PSK []PSKIdentity `json:"psk,omitempty"`
 }
 
-// Validate checks the fields that do not need the files.
-func (t TLSConfig) Validate() error {
-	if t.CertFile == "" || t.KeyFile == "" {
+// PSKIdentity is one DTLS pre-shared key: the identity a device presents and its secret, as
+// devices are provisioned (libcoap's -u/-k, tinydtls) — the key is the secret's bytes.
+type PSKIdentity struct {
+	Identity string `json:"identity"`
+	Key      string `json:"key"`
+}
+
+// Validate checks the fields that do not need the files. A DTLS listener needs a
+// certificate, pre-shared keys, or both; an ssl listener needs a certificate.
+func (t TLSConfig) Validate(dtls bool) error {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return errors.New("certfile and keyfile: give both or neither")
+	}
+	switch {
+	case !dtls && t.CertFile == "":
 		return errors.New("certfile and keyfile: required")
+	case !dtls && len(t.PSK) > 0:
+		return errors.New("psk: only dtls listeners take pre-shared keys")
+	case dtls && t.CertFile == "" && len(t.PSK) == 0:
+		return errors.New("certfile/keyfile or psk: a dtls listener needs a certificate or pre-shared keys")
+	case dtls && t.Verify == "verify_peer":
+		return errors.New("verify: client certificates are not supported on dtls listeners yet")
+	}
+	seen := map[string]bool{}
+	for i, p := range t.PSK {
+		if p.Identity == "" || p.Key == "" || seen[p.Identity] {
+			return fmt.Errorf("psk[%d]: identity and key must be non-empty and identities unique", i)
+		}
+		seen[p.Identity] = true
 	}
 	switch t.Verify {
 	case "", "verify_none", "verify_peer":

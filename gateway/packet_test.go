@@ -184,3 +184,59 @@ func der(t *testing.T, c *gateway.TLSConfig) []byte {
 	}
 	return blk.Bytes
 }
+
+func TestDTLSPreSharedKeys(t *testing.T) {
+	b, _ := gatewaytest.StartBroker(t)
+	l := gatewaytest.Listener(gateway.DTLS, "psk")
+	l.DTLSOptions = &gateway.TLSConfig{PSK: []gateway.PSKIdentity{{Identity: "dev1", Key: "secret-1"}}}
+	m := gatewaytest.StartManager(t, b, echoGateway(l), echoProto{})
+	addr := m.Gateway("echo").Addr("dtls:psk").(*net.UDPAddr)
+
+	handshake := func(identity, key string, suite dtls.CipherSuiteID) error {
+		c, err := dtls.Dial("udp", addr, &dtls.Config{
+			PSK:             func([]byte) ([]byte, error) { return []byte(key), nil },
+			PSKIdentityHint: []byte(identity),
+			CipherSuites:    []dtls.CipherSuiteID{suite},
+		})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := c.HandshakeContext(ctx); err != nil {
+			return err
+		}
+		c.Write([]byte("psk"))
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		buf := make([]byte, 8)
+		n, err := c.Read(buf)
+		if err == nil && string(buf[:n]) != "psk" {
+			t.Fatalf("echo %q", buf[:n])
+		}
+		return err
+	}
+	for _, suite := range []dtls.CipherSuiteID{dtls.TLS_PSK_WITH_AES_128_CCM_8, dtls.TLS_PSK_WITH_AES_128_GCM_SHA256} {
+		if err := handshake("dev1", "secret-1", suite); err != nil {
+			t.Fatalf("%v: %v", suite, err)
+		}
+	}
+	if err := handshake("dev1", "wrong", dtls.TLS_PSK_WITH_AES_128_CCM_8); err == nil {
+		t.Fatal("wrong key accepted")
+	}
+	if err := handshake("dev2", "secret-2", dtls.TLS_PSK_WITH_AES_128_CCM_8); err == nil {
+		t.Fatal("unknown identity accepted")
+	}
+
+	// Keys are read at each handshake: a new identity works without a rebind.
+	l.DTLSOptions.PSK = append(l.DTLSOptions.PSK, gateway.PSKIdentity{Identity: "dev2", Key: "secret-2"})
+	if err := m.Apply(context.Background(), echoGateway(l)); err != nil {
+		t.Fatal(err)
+	}
+	if m.Gateway("echo").Addr("dtls:psk").String() != addr.String() {
+		t.Fatal("rebound")
+	}
+	if err := handshake("dev2", "secret-2", dtls.TLS_PSK_WITH_AES_128_GCM_SHA256); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -51,6 +51,7 @@ type listener struct {
 	cfg      atomic.Pointer[ListenerConfig]
 	rules    atomic.Pointer[[]AccessRule]
 	tls      atomic.Pointer[tls.Config]
+	psk      atomic.Pointer[map[string][]byte] // DTLS pre-shared keys by identity
 	chain    atomic.Pointer[authn.Chain]
 	sock     *boundSocket // nil when binding failed at boot
 	bindErr  error
@@ -102,6 +103,7 @@ type reconf struct {
 	cfg   ListenerConfig
 	rules []AccessRule
 	tls   *tls.Config
+	psk   map[string][]byte
 	chain authn.Chain
 }
 
@@ -189,10 +191,13 @@ func (rt *Runtime) prepareListener(lc ListenerConfig, gwChain authn.Chain) (*rec
 	if err != nil {
 		return nil, fmt.Errorf("access_rules: %w", err)
 	}
-	rc := &reconf{cfg: lc, rules: rules, chain: gwChain}
+	rc := &reconf{cfg: lc, rules: rules, chain: gwChain, psk: map[string][]byte{}}
 	if t := lc.TLS(); t != nil {
 		if rc.tls, err = LoadTLS(t, string(lc.Type)+"_options"); err != nil {
 			return nil, err
+		}
+		for _, p := range t.PSK {
+			rc.psk[p.Identity] = []byte(p.Key)
 		}
 	}
 	switch {
@@ -233,6 +238,7 @@ func (l *listener) apply(rc *reconf) {
 	l.cfg.Store(&cfg)
 	l.rules.Store(&rc.rules)
 	l.tls.Store(rc.tls)
+	l.psk.Store(&rc.psk)
 	ch := rc.chain
 	l.chain.Store(&ch)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -49,22 +50,54 @@ func bind(cfg ListenerConfig, l *listener) (*boundSocket, error) {
 		if err != nil {
 			return nil, err
 		}
-		ln, err := dtls.Listen("udp", ua, &dtls.Config{
-			GetCertificate: func(*dtls.ClientHelloInfo) (*tls.Certificate, error) {
-				c := l.tls.Load()
-				if c == nil || len(c.Certificates) == 0 {
-					return nil, errors.New("no certificate")
-				}
-				return &c.Certificates[0], nil
-			},
-			ExtendedMasterSecret: dtls.RequestExtendedMasterSecret,
-		})
+		ln, err := dtls.Listen("udp", ua, dtlsConfig(l))
 		if err != nil {
 			return nil, err
 		}
 		return &boundSocket{network: "udp", addr: addr, dtls: ln}, nil
 	}
 	return nil, errors.New("unknown listener type " + string(cfg.Type))
+}
+
+// dtlsCipherSuites are offered by every DTLS listener: certificate suites for ECDSA and RSA
+// keys, and the PSK suites constrained devices use (tinydtls: PSK_WITH_AES_128_CCM_8;
+// pion- and mbedTLS-based stacks: PSK_WITH_AES_128_GCM_SHA256).
+func dtlsCipherSuites() []dtls.CipherSuiteID {
+	return []dtls.CipherSuiteID{
+		dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		dtls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		dtls.TLS_ECDHE_ECDSA_WITH_AES_128_CCM,
+		dtls.TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8,
+		dtls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+		dtls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+		dtls.TLS_PSK_WITH_AES_128_CCM_8,
+		dtls.TLS_PSK_WITH_AES_128_GCM_SHA256,
+		dtls.TLS_PSK_WITH_AES_128_CCM,
+		dtls.TLS_PSK_WITH_AES_128_CBC_SHA256,
+	}
+}
+
+// dtlsConfig reads the listener's certificate and pre-shared keys at each handshake, so both
+// can change without a rebind. A handshake asking for what the listener lacks fails.
+func dtlsConfig(l *listener) *dtls.Config {
+	return &dtls.Config{
+		CipherSuites: dtlsCipherSuites(),
+		GetCertificate: func(*dtls.ClientHelloInfo) (*tls.Certificate, error) {
+			c := l.tls.Load()
+			if c == nil || len(c.Certificates) == 0 {
+				return nil, errors.New("this listener has no certificate")
+			}
+			return &c.Certificates[0], nil
+		},
+		PSK: func(identity []byte) ([]byte, error) {
+			if key, ok := (*l.psk.Load())[string(identity)]; ok {
+				return key, nil
+			}
+			return nil, fmt.Errorf("unknown psk identity %q", identity)
+		},
+		PSKIdentityHint:      []byte("xgate"),
+		ExtendedMasterSecret: dtls.RequestExtendedMasterSecret,
+	}
 }
 
 // LocalAddr is the address the socket is bound to (with the real port when bind said 0).

@@ -19,14 +19,15 @@ import (
 
 // LoadTLS reads a listener's certificate, key and CA files into a server *tls.Config.
 // Every failure names the field and the file.
+// A DTLS listener with only pre-shared keys gets a config without certificates.
 func LoadTLS(t *TLSConfig, field string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("%s.certfile/keyfile: %w", field, err)
-	}
-	cfg := &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.certfile/keyfile: %w", field, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
 	}
 	if t.CACertFile != "" {
 		pem, err := os.ReadFile(t.CACertFile)
