@@ -16,8 +16,8 @@ import (
 	"github.com/xgate/xgate/gateway"
 )
 
-// metaSeeded is the meta key SeedOnce sets once the defaults have been written.
-const metaSeeded = "seeded"
+// metaSeeded prefixes the meta keys SeedOnce sets per default gateway ("seeded:stomp").
+const metaSeeded = "seeded:"
 
 // listenerKey identifies a listeners row.
 type listenerKey struct{ gateway, typ, name string }
@@ -375,36 +375,48 @@ func (d *DB) Commit(ctx context.Context, next gateway.Snapshot, apply func(ctx c
 	return nil
 }
 
-// SeedOnce writes defaults on the very first start of a database and reports whether it did.
-// Afterwards (meta key "seeded" set) it does nothing, so that what the operator deleted stays
-// deleted. It adds only gateways that do not exist yet and calls no apply: the caller applies
-// Snapshot afterwards.
-func (d *DB) SeedOnce(ctx context.Context, defaults gateway.Snapshot) (seeded bool, err error) {
+// SeedOnce writes each default gateway the first time this database sees it and returns the
+// names it wrote. A gateway seeded once is never written again (meta key "seeded:<name>"),
+// so what the operator deleted stays deleted, while a gateway that a newer version adds
+// appears on the first start after the upgrade. Existing gateways are never overwritten. It
+// calls no apply: the caller applies Snapshot afterwards.
+func (d *DB) SeedOnce(ctx context.Context, defaults gateway.Snapshot) (seeded []string, err error) {
 	if err := d.lock(ctx); err != nil {
-		return false, fmt.Errorf("seed: %w", err)
+		return nil, fmt.Errorf("seed: %w", err)
 	}
 	defer d.unlock()
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("seed: begin: %w", err)
+		return nil, fmt.Errorf("seed: begin: %w", err)
 	}
 	defer tx.Rollback()
-	if _, done, err := getMeta(ctx, tx, metaSeeded); err != nil || done {
-		return false, err
+	var fresh []gateway.Config
+	for _, g := range defaults.Gateways {
+		_, done, err := getMeta(ctx, tx, metaSeeded+g.Name)
+		if err != nil {
+			return nil, fmt.Errorf("seed: %w", err)
+		}
+		if !done {
+			fresh = append(fresh, g)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil, nil
 	}
 	have, err := load(ctx, tx)
 	if err != nil {
-		return false, fmt.Errorf("seed: %w", err)
+		return nil, fmt.Errorf("seed: %w", err)
 	}
 	var add gateway.Snapshot
-	for _, g := range defaults.Gateways {
+	for _, g := range fresh {
 		if _, exists := have.gateways[g.Name]; !exists {
 			add.Gateways = append(add.Gateways, g)
+			seeded = append(seeded, g.Name)
 		}
 	}
 	added, err := encode(add)
 	if err != nil {
-		return false, fmt.Errorf("seed: %w", err)
+		return nil, fmt.Errorf("seed: %w", err)
 	}
 	want := newRows()
 	maps.Copy(want.gateways, have.gateways)
@@ -414,13 +426,16 @@ func (d *DB) SeedOnce(ctx context.Context, defaults gateway.Snapshot) (seeded bo
 	maps.Copy(want.authns, have.authns)
 	maps.Copy(want.authns, added.authns)
 	if err := write(ctx, tx, have, want); err != nil {
-		return false, fmt.Errorf("seed: %w", err)
+		return nil, fmt.Errorf("seed: %w", err)
 	}
-	if err := setMeta(ctx, tx, metaSeeded, time.Now().UTC().Format(time.RFC3339)); err != nil {
-		return false, fmt.Errorf("seed: %w", err)
+	now := time.Now().UTC().Format(time.RFC3339)
+	for _, g := range fresh {
+		if err := setMeta(ctx, tx, metaSeeded+g.Name, now); err != nil {
+			return nil, fmt.Errorf("seed: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("seed: commit: %w", err)
+		return nil, fmt.Errorf("seed: commit: %w", err)
 	}
-	return true, nil
+	return seeded, nil
 }

@@ -289,12 +289,14 @@ func TestSeedOnce(t *testing.T) {
 	defaults := richSnapshot()
 
 	seeded, err := d.SeedOnce(t.Context(), defaults)
-	if err != nil || !seeded {
-		t.Fatalf("first SeedOnce = %v, %v; want true, nil", seeded, err)
+	if err != nil || len(seeded) != len(defaults.Gateways) {
+		t.Fatalf("first SeedOnce = %v, %v; want every default", seeded, err)
 	}
 	mustEqual(t, "seeded snapshot", snapshot(t, d), defaults)
-	if _, ok, _ := d.Meta(t.Context(), "seeded"); !ok {
-		t.Error("meta seeded not set")
+	for _, g := range defaults.Gateways {
+		if _, ok, _ := d.Meta(t.Context(), "seeded:"+g.Name); !ok {
+			t.Errorf("meta seeded:%s not set", g.Name)
+		}
 	}
 
 	// The operator deletes the stomp gateway; a restart must not bring it back.
@@ -303,14 +305,23 @@ func TestSeedOnce(t *testing.T) {
 	commit(t, d, s)
 	d = reopen(t, d)
 	seeded, err = d.SeedOnce(t.Context(), defaults)
-	if err != nil || seeded {
-		t.Fatalf("SeedOnce after reopen = %v, %v; want false, nil", seeded, err)
+	if err != nil || len(seeded) != 0 {
+		t.Fatalf("SeedOnce after reopen = %v, %v; want nothing", seeded, err)
 	}
 	got := snapshot(t, d)
 	if _, ok := got.Gateway("stomp"); ok {
 		t.Fatal("deleted gateway came back")
 	}
 	mustEqual(t, "snapshot after restart", got, s)
+
+	// A gateway a newer version adds to the defaults is seeded on the next start, once.
+	newer := defaults.WithGateway(gateway.DefaultConfig("coap"))
+	if seeded, err = d.SeedOnce(t.Context(), newer); err != nil || len(seeded) != 1 || seeded[0] != "coap" {
+		t.Fatalf("SeedOnce with a new default = %v, %v; want [coap]", seeded, err)
+	}
+	if _, ok := snapshot(t, d).Gateway("stomp"); ok {
+		t.Fatal("deleted gateway came back with the upgrade")
+	}
 }
 
 func TestSeedOnceKeepsExistingGateways(t *testing.T) {
@@ -333,7 +344,7 @@ func TestSeedOnceKeepsExistingGateways(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if seeded, err := d.SeedOnce(t.Context(), richSnapshot()); err != nil || !seeded {
+	if seeded, err := d.SeedOnce(t.Context(), richSnapshot()); err != nil || len(seeded) == 0 {
 		t.Fatalf("SeedOnce = %v, %v", seeded, err)
 	}
 	got := snapshot(t, d)

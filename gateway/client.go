@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -266,4 +267,16 @@ func (rt *Runtime) sysEvent(ci ClientInfo, what, reason string) {
 	if err := rt.broker.Publish(Message{Topic: topic, Payload: b}); err != nil {
 		rt.log.Warn("publish $SYS event", "topic", topic, "error", err)
 	}
+}
+
+const idAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// RandomClientID is a 16-character base62 clientid, as EMQX gives clients that bring none.
+func RandomClientID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	for i := range b {
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return string(b[:])
 }

@@ -71,14 +71,14 @@ func (e *Env) Override(ci *ClientInfo, vars func(name string) (string, bool)) {
 	}
 }
 
-// Login authenticates a client, expands its mountpoint and registers it under its clientid.
-// An earlier login with the same clientid in this gateway is kicked with ErrDiscarded
-// (other gateways are separate namespaces). The returned error is the authentication
-// failure (authn.ErrNotAuthorized, ...) or ErrShutdown.
-func (e *Env) Login(ctx context.Context, ci *ClientInfo, s Session) (*Client, error) {
+// Authenticate fills the core's fields of ci and runs the listener's authentication chain,
+// firing client.connect and client.authenticate (and client.connack on failure). Login
+// calls it; a protocol calls it alone to re-authenticate a client that resumes a session it
+// still holds (MQTT-SN CleanSession=0).
+func (e *Env) Authenticate(ctx context.Context, ci *ClientInfo) error {
 	rt, l := e.rt, e.l
 	if l.stopping.Load() {
-		return nil, ErrShutdown
+		return ErrShutdown
 	}
 	ci.Gateway = rt.name
 	ci.Listener = l.id
@@ -87,19 +87,25 @@ func (e *Env) Login(ctx context.Context, ci *ClientInfo, s Session) (*Client, er
 	}
 	ci.ConnectedAt = time.Now()
 	rt.hooks.fire(Event{Type: ClientConnect, Client: *ci})
-
 	err := (*l.chain.Load()).Authenticate(ctx, &ci.Client)
 	rt.hooks.fire(Event{Type: ClientAuthenticate, Client: *ci, Allowed: err == nil})
 	if err != nil {
 		rt.hooks.fire(Event{Type: ClientConnack, Client: *ci, Reason: err.Error()})
 		e.log.Info("login refused", "clientid", ci.ClientID, "username", ci.Username, "peer", ci.Peer, "error", err)
+	}
+	return err
+}
+
+// Login authenticates a client, expands its mountpoint and registers it under its clientid.
+// An earlier login with the same clientid in this gateway is kicked with ErrDiscarded
+// (other gateways are separate namespaces). The returned error is the authentication
+// failure (authn.ErrNotAuthorized, ...) or ErrShutdown.
+func (e *Env) Login(ctx context.Context, ci *ClientInfo, s Session) (*Client, error) {
+	if err := e.Authenticate(ctx, ci); err != nil {
 		return nil, err
 	}
-	mp := rt.state.Load().cfg.Mountpoint
-	if lm := l.cfg.Load().Mountpoint; lm != nil {
-		mp = *lm
-	}
-	ci.Mountpoint = ExpandMountpoint(mp, ci)
+	rt, l := e.rt, e.l
+	ci.Mountpoint = e.mountpoint(ci)
 
 	c := &Client{rt: rt, l: l, s: s, info: *ci, subs: map[*Subscription]struct{}{}}
 	// A second login with the same clientid takes over: the old session is told goodbye
@@ -118,4 +124,25 @@ func (e *Env) Login(ctx context.Context, ci *ClientInfo, s Session) (*Client, er
 	rt.sysEvent(c.info, "connected", "")
 	e.log.Debug("client logged in", "clientid", ci.ClientID, "username", ci.Username, "peer", ci.Peer)
 	return c, nil
+}
+
+// mountpoint expands the listener's mountpoint (or the gateway's) for ci.
+func (e *Env) mountpoint(ci *ClientInfo) string {
+	mp := e.rt.state.Load().cfg.Mountpoint
+	if lm := e.l.cfg.Load().Mountpoint; lm != nil {
+		mp = *lm
+	}
+	return ExpandMountpoint(mp, ci)
+}
+
+// PublishOnce publishes for a client that has no session (MQTT-SN QoS -1 without CONNECT):
+// it is authenticated when the listener has authenticators, then authorized and mounted
+// like any publish, and never registered.
+func (e *Env) PublishOnce(ctx context.Context, ci *ClientInfo, m Message) error {
+	if err := e.Authenticate(ctx, ci); err != nil {
+		return err
+	}
+	ci.Mountpoint = e.mountpoint(ci)
+	c := &Client{rt: e.rt, l: e.l, info: *ci}
+	return c.Publish(m)
 }

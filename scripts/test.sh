@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ACCEPTANCE_SUITES=(stomp)
+ACCEPTANCE_SUITES=(stomp mqttsn)
 
 echo "== go vet"
 go vet ./...

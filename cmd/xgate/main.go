@@ -17,6 +17,7 @@ import (
 	"github.com/xgate/xgate/db"
 	"github.com/xgate/xgate/gateway"
 	"github.com/xgate/xgate/protocols/mqtt"
+	"github.com/xgate/xgate/protocols/mqttsn"
 	"github.com/xgate/xgate/protocols/stomp"
 	"github.com/xgate/xgate/web"
 )
@@ -97,8 +98,8 @@ func run(ctx context.Context, o options) error {
 	}
 	if seeded, err := store.SeedOnce(ctx, defaults(certFile, keyFile)); err != nil {
 		return err
-	} else if seeded {
-		log.Info("first start: default gateways and listeners stored", "data_dir", o.dataDir)
+	} else if len(seeded) > 0 {
+		log.Info("default gateways and listeners stored", "gateways", seeded, "data_dir", o.dataDir)
 	}
 
 	broker, err := mqtt.New(mqtt.Config{TCPBind: o.mqttBind, WSBind: o.wsBind}, log)
@@ -110,7 +111,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer broker.Close()
 
-	mgr := gateway.NewManager(log, []gateway.Protocol{stomp.New()}, gateway.Deps{Broker: broker, Node: node})
+	mgr := gateway.NewManager(log, []gateway.Protocol{stomp.New(), mqttsn.New()}, gateway.Deps{Broker: broker, Node: node})
 	snap, err := store.Snapshot(ctx)
 	if err != nil {
 		return err
@@ -142,14 +143,28 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// defaults is the configuration stored on first start: every gateway on its standard ports.
+// defaults is the configuration stored the first time a gateway is seen: every gateway on
+// its standard ports, with the generated self-signed certificate on ssl and dtls.
 func defaults(certFile, keyFile string) gateway.Snapshot {
-	stompGW := gateway.DefaultConfig("stomp")
-	tcp := gateway.DefaultListener()
-	tcp.Type, tcp.Bind = gateway.TCP, "61613"
-	ssl := gateway.DefaultListener()
-	ssl.Type, ssl.Bind = gateway.SSL, "61614"
-	ssl.SSLOptions = &gateway.TLSConfig{CertFile: certFile, KeyFile: keyFile}
-	stompGW.Listeners = []gateway.ListenerConfig{tcp, ssl}
-	return gateway.Snapshot{Gateways: []gateway.Config{stompGW}}
+	certs := func() *gateway.TLSConfig { return &gateway.TLSConfig{CertFile: certFile, KeyFile: keyFile} }
+	listener := func(typ gateway.Transport, port string) gateway.ListenerConfig {
+		l := gateway.DefaultListener()
+		l.Type, l.Bind = typ, port
+		switch typ {
+		case gateway.SSL:
+			l.SSLOptions = certs()
+		case gateway.DTLS:
+			l.DTLSOptions = certs()
+		}
+		return l
+	}
+	gw := func(name string, ls ...gateway.ListenerConfig) gateway.Config {
+		c := gateway.DefaultConfig(name)
+		c.Listeners = ls
+		return c
+	}
+	return gateway.Snapshot{Gateways: []gateway.Config{
+		gw("stomp", listener(gateway.TCP, "61613"), listener(gateway.SSL, "61614")),
+		gw("mqttsn", listener(gateway.UDP, "1884"), listener(gateway.DTLS, "1885")),
+	}}
 }

@@ -2,7 +2,6 @@ package stomp
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -273,7 +272,7 @@ func (s *session) connect(ctx context.Context, f *Frame, hb chan<- time.Duration
 		return "", false
 	})
 	if ci.ClientID == "" {
-		ci.ClientID = randomID()
+		ci.ClientID = gateway.RandomClientID()
 	}
 
 	// STOMP 1.2: heart-beating. The client offers cx (it sends every cx ms) and wants cy.
@@ -814,16 +813,4 @@ func (s *session) closeConn() {
 		s.conn.Close()
 		close(s.quit)
 	})
-}
-
-const idAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// randomID is a 16-character base62 clientid, as EMQX gives STOMP clients.
-func randomID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	for i := range b {
-		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
-	}
-	return string(b[:])
 }
