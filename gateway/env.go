@@ -44,6 +44,12 @@ func (e *Env) Allow(peer netip.AddrPort) bool {
 	return Allowed(*e.l.rules.Load(), peer.Addr())
 }
 
+// Malformed counts a packet the protocol dropped because it could not be parsed.
+func (e *Env) Malformed() {
+	e.l.counters.Malformed.Add(1)
+	e.rt.counters.Malformed.Add(1)
+}
+
 // Override applies the gateway's clientinfo_override templates to ci. vars resolves the
 // protocol's placeholders (for STOMP "Packet.headers.login" and the like).
 func (e *Env) Override(ci *ClientInfo, vars func(name string) (string, bool)) {

@@ -126,6 +126,7 @@ type Counters struct {
 	MessagesIn  atomic.Int64 // published by clients
 	MessagesOut atomic.Int64 // delivered to clients
 	Dropped     atomic.Int64 // not delivered: full queues, unknown subscription, ...
+	Malformed   atomic.Int64 // packets that could not be parsed (datagram protocols)
 }
 
 // CounterValues is a plain copy of Counters.
@@ -135,6 +136,7 @@ type CounterValues struct {
 	MessagesIn  int64 `json:"messages_in"`
 	MessagesOut int64 `json:"messages_out"`
 	Dropped     int64 `json:"messages_dropped"`
+	Malformed   int64 `json:"packets_malformed"`
 }
 
 // Values reads the counters.
@@ -145,5 +147,6 @@ func (c *Counters) Values() CounterValues {
 		MessagesIn:  c.MessagesIn.Load(),
 		MessagesOut: c.MessagesOut.Load(),
 		Dropped:     c.Dropped.Load(),
+		Malformed:   c.Malformed.Load(),
 	}
 }

@@ -63,7 +63,13 @@ func StartBroker(t testing.TB) (*mqtt.Broker, string) {
 // stops it when the test ends.
 func StartManager(t testing.TB, b gateway.Broker, snap gateway.Snapshot, protocols ...gateway.Protocol) *gateway.Manager {
 	t.Helper()
-	m := gateway.NewManager(Logger(t), protocols, gateway.Deps{Broker: b, Node: "xgate@test"})
+	return StartManagerDeps(t, gateway.Deps{Broker: b, Node: "xgate@test"}, snap, protocols...)
+}
+
+// StartManagerDeps is StartManager with explicit dependencies (hooks, an authorizer).
+func StartManagerDeps(t testing.TB, deps gateway.Deps, snap gateway.Snapshot, protocols ...gateway.Protocol) *gateway.Manager {
+	t.Helper()
+	m := gateway.NewManager(Logger(t), protocols, deps)
 	if err := m.Apply(context.Background(), snap); err != nil {
 		t.Fatalf("apply: %v", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/xgate/xgate/gateway"
@@ -177,8 +176,6 @@ type server struct {
 	byClient map[string]*session         // UDP only: NAT rebinding keeps the session
 	closed   bool
 	workers  sync.WaitGroup
-
-	malformed atomic.Int64
 }
 
 func newServer(ctx context.Context, env *gateway.Env) *server {
@@ -251,7 +248,7 @@ func (srv *server) serveUDP(ctx context.Context, pc net.PacketConn) error {
 		}
 		p, err := Decode(buf[:n])
 		if err != nil {
-			srv.malformed.Add(1)
+			srv.env.Malformed()
 			srv.env.Log().Debug("malformed datagram dropped", "peer", peer, "error", err)
 			continue
 		}
@@ -389,7 +386,7 @@ func (d *dtlsConn) Run(ctx context.Context) {
 		d.conn.SetReadDeadline(time.Time{}) // the session's keepalive takes over
 		p, err := Decode(buf[:n])
 		if err != nil {
-			d.srv.malformed.Add(1)
+			d.srv.env.Malformed()
 			continue
 		}
 		if p.Type == SearchGW {

@@ -12,7 +12,7 @@ import (
 
 // Timing fixed by EMQX's behaviour (emqx-reference §2.2).
 const (
-	registerRetry      = 5 * time.Second // gateway REGISTER retransmission
+	registerRetry      = 5 * time.Second // gateway REGISTER retransmission (at most)
 	registerMaxRetries = 3
 	keepaliveFactor    = 1.5 // silence tolerated, in multiples of the CONNECT Duration
 	maxAwaitingRel     = 100 // incoming QoS 2 ids remembered until PUBREL
@@ -940,9 +940,12 @@ func (s *session) onAck(p *Packet) {
 // armRetry schedules the next retransmission check.
 func (s *session) armRetry() {
 	if s.timers[retryTimer] == nil {
-		s.setTimer(retryTimer, min(registerRetry, s.st.RetryInterval.D()))
+		s.setTimer(retryTimer, s.registerRetry())
 	}
 }
+
+// registerRetry is EMQX's 5 s REGISTER retransmission, or retry_interval when shorter.
+func (s *session) registerRetry() time.Duration { return min(registerRetry, s.st.RetryInterval.D()) }
 
 // retry retransmits a REGISTER every 5 s and unacknowledged PUBLISHes every retry_interval;
 // a client that does not answer after the last try is considered lost.
@@ -952,7 +955,7 @@ func (s *session) retry() {
 		return
 	}
 	now := time.Now()
-	if r := s.register; r != nil && now.Sub(r.sent) >= registerRetry {
+	if r := s.register; r != nil && now.Sub(r.sent) >= s.registerRetry() {
 		if r.tries > registerMaxRetries {
 			s.send(&Packet{Type: Disconnect})
 			s.lose(errMaxRetry)
