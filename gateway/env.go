@@ -50,6 +50,13 @@ func (e *Env) Malformed() {
 	e.rt.counters.Malformed.Add(1)
 }
 
+// Admit applies the listener's access rules, max_connections and max_conn_rate to a new
+// peer of a packet transport that already serves open peers (stream listeners do this
+// before Accept returns).
+func (e *Env) Admit(peer netip.AddrPort, open int) bool {
+	return e.l.admit(peer, int64(open))
+}
+
 // Override applies the gateway's clientinfo_override templates to ci. vars resolves the
 // protocol's placeholders (for STOMP "Packet.headers.login" and the like).
 func (e *Env) Override(ci *ClientInfo, vars func(name string) (string, bool)) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -66,14 +67,15 @@ type listener struct {
 	counters Counters
 }
 
-// admit applies access rules, max_connections and max_conn_rate to a new connection.
-func (l *listener) admit(peer net.Addr) bool {
+// admit applies access rules, max_connections (against open, the peers already served)
+// and max_conn_rate to a new peer.
+func (l *listener) admit(peer netip.AddrPort, open int64) bool {
 	cfg := l.cfg.Load()
-	if !Allowed(*l.rules.Load(), AddrPort(peer).Addr()) {
+	if !Allowed(*l.rules.Load(), peer.Addr()) {
 		l.env.log.Debug("connection denied by access rules", "peer", peer)
 		return false
 	}
-	if cfg.MaxConnections > 0 && l.conns.Load() >= int64(cfg.MaxConnections) {
+	if cfg.MaxConnections > 0 && open >= int64(cfg.MaxConnections) {
 		l.env.log.Warn("connection refused: max_connections reached", "peer", peer, "max_connections", cfg.MaxConnections)
 		return false
 	}

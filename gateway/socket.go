@@ -152,7 +152,7 @@ func (s *streamListener) Accept() (net.Conn, error) {
 			}
 			return nil, err
 		}
-		if !s.l.admit(c.RemoteAddr()) {
+		if !s.l.admit(AddrPort(c.RemoteAddr()), s.l.conns.Load()) {
 			c.Close()
 			continue
 		}

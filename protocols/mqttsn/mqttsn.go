@@ -277,6 +277,10 @@ func (srv *server) route(p *Packet, l *udpLink) {
 			srv.env.Log().Debug("packet from an unknown peer dropped", "peer", l.peer, "type", p.Type)
 			return
 		}
+		if !srv.env.Admit(l.peer, len(srv.byPeer)) {
+			srv.mu.Unlock()
+			return
+		}
 		s = newSession(srv, l)
 		srv.byPeer[l.peer] = s
 	}

@@ -658,3 +658,11 @@ func TestSettingsValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestMaxConnectionsOnUDP(t *testing.T) {
+	f := setup(t, "", func(c *gateway.Config) { c.Listeners[0].MaxConnections = 1 })
+	f.dial().connect("one", true, 60)
+	second := f.dial()
+	second.send("08 04 04 01 00 3c 63 32")
+	second.expectNothing(300 * time.Millisecond)
+}
