@@ -1,6 +1,6 @@
 // Command xgate-bench measures xgate from the outside.
 //
-//	xgate-bench idle -proto mqtt|stomp -addr 127.0.0.1:1883 -n 1000 -pid <xgate pid>
+//	xgate-bench idle -proto mqtt|stomp|mqttsn -addr 127.0.0.1:1883 -n 1000 -pid <xgate pid>
 //
 // idle reads the target's resident set size, opens n connections that log in and then stay
 // idle, reads it again once the server has settled, and prints the memory per connection.
@@ -25,7 +25,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] != "idle" {
-		fmt.Fprintln(os.Stderr, "usage: xgate-bench idle -proto mqtt|stomp -addr host:port -n N -pid PID")
+		fmt.Fprintln(os.Stderr, "usage: xgate-bench idle -proto mqtt|stomp|mqttsn -addr host:port -n N -pid PID")
 		os.Exit(2)
 	}
 	if err := idle(os.Args[2:]); err != nil {
@@ -48,7 +48,7 @@ type idleConfig struct {
 func idle(args []string) error {
 	var c idleConfig
 	fs := flag.NewFlagSet("idle", flag.ContinueOnError)
-	fs.StringVar(&c.proto, "proto", "mqtt", "protocol: mqtt or stomp")
+	fs.StringVar(&c.proto, "proto", "mqtt", "protocol: mqtt, stomp or mqttsn")
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:1883", "server address")
 	fs.IntVar(&c.n, "n", 1000, "number of idle connections")
 	fs.IntVar(&c.pid, "pid", 0, "pid of the xgate process to measure (required)")
@@ -69,8 +69,8 @@ func idle(args []string) error {
 		return errors.New("-n must be positive")
 	case c.parallel <= 0:
 		return errors.New("-parallel must be positive")
-	case c.proto != "mqtt" && c.proto != "stomp":
-		return fmt.Errorf("-proto %q: want mqtt or stomp", c.proto)
+	case c.proto != "mqtt" && c.proto != "stomp" && c.proto != "mqttsn":
+		return fmt.Errorf("-proto %q: want mqtt, stomp or mqttsn", c.proto)
 	case time.Duration(c.keepalive)*time.Second <= c.settle+c.timeout:
 		return fmt.Errorf("-keepalive %ds: the server would drop idle clients during the measurement", c.keepalive)
 	}
@@ -143,8 +143,12 @@ func openAll(c idleConfig) ([]net.Conn, error) {
 
 // open dials and logs in one connection.
 func open(ctx context.Context, c idleConfig, i int) (net.Conn, error) {
+	network := "tcp"
+	if c.proto == "mqttsn" {
+		network = "udp"
+	}
 	d := net.Dialer{Timeout: c.timeout}
-	conn, err := d.DialContext(ctx, "tcp", c.addr)
+	conn, err := d.DialContext(ctx, network, c.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +158,8 @@ func open(ctx context.Context, c idleConfig, i int) (net.Conn, error) {
 		err = mqttConnect(conn, c.clientIDPrefix+strconv.Itoa(i), c.user, c.pass, c.keepalive)
 	case "stomp":
 		err = stompConnect(conn, c.user, c.pass)
+	case "mqttsn":
+		err = mqttsnConnect(conn, c.clientIDPrefix+strconv.Itoa(i), c.keepalive)
 	}
 	if err != nil {
 		_ = conn.Close()
@@ -161,6 +167,24 @@ func open(ctx context.Context, c idleConfig, i int) (net.Conn, error) {
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return conn, nil
+}
+
+// mqttsnConnect sends an MQTT-SN 1.2 CONNECT (clean session) over a connected UDP socket and
+// checks the CONNACK.
+func mqttsnConnect(conn net.Conn, clientID string, keepalive int) error {
+	pkt := []byte{byte(6 + len(clientID)), 0x04, 0x04, 0x01, byte(keepalive >> 8), byte(keepalive)}
+	if _, err := conn.Write(append(pkt, clientID...)); err != nil {
+		return err
+	}
+	buf := make([]byte, 8)
+	n, err := conn.Read(buf)
+	if err != nil {
+		return err
+	}
+	if n != 3 || buf[1] != 0x05 || buf[2] != 0 {
+		return fmt.Errorf("want CONNACK accepted, got % x", buf[:n])
+	}
+	return nil
 }
 
 // mqttConnect sends an MQTT 3.1.1 CONNECT (clean session) and checks the CONNACK. Raw packets

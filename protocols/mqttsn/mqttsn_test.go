@@ -22,13 +22,13 @@ import (
 )
 
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	m        *gateway.Manager
 	mqttAddr string
 }
 
 // setup starts a broker and an MQTT-SN gateway with one udp listener on loopback.
-func setup(t *testing.T, settings string, mutate func(*gateway.Config), deps ...func(*gateway.Deps)) *fixture {
+func setup(t testing.TB, settings string, mutate func(*gateway.Config), deps ...func(*gateway.Deps)) *fixture {
 	t.Helper()
 	b, mqttAddr := gatewaytest.StartBroker(t)
 	cfg := gateway.DefaultConfig("mqttsn")
@@ -57,7 +57,7 @@ func (f *fixture) addr(key string) net.Addr {
 
 // sn is an MQTT-SN client socket driven datagram by datagram.
 type sn struct {
-	t *testing.T
+	t testing.TB
 	c net.Conn
 }
 
@@ -72,7 +72,7 @@ func (f *fixture) dial() *sn {
 }
 
 // unhex turns "08 04 04 01 00 3c 63 31" into bytes.
-func unhex(t *testing.T, s string) []byte {
+func unhex(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
 	if err != nil {
