@@ -666,3 +666,15 @@ func TestMaxConnectionsOnUDP(t *testing.T) {
 	second.send("08 04 04 01 00 3c 63 32")
 	second.expectNothing(300 * time.Millisecond)
 }
+
+func TestUnfinishedWillHandshakeTimesOut(t *testing.T) {
+	f := setup(t, "", func(c *gateway.Config) { c.IdleTimeout = gateway.Duration(100 * time.Millisecond) })
+	c := f.dial()
+	c.send("08 04 0c 01 00 3c 68 31") // CONNECT with Will, then silence
+	c.expect("02 06")
+	time.Sleep(400 * time.Millisecond) // let idle_timeout pass: the behaviour under test
+	// The session is gone: a WILLTOPIC now comes from an unknown address and gets nothing
+	// (a waiting session would answer WILLMSGREQ).
+	c.send("09 07 00 77 69 6c 6c 2f 74")
+	c.expectNothing(200 * time.Millisecond)
+}

@@ -52,6 +52,7 @@ const (
 	sleepTimer
 	retryTimer
 	expiryTimer
+	handshakeTimer
 )
 
 type will struct {
@@ -139,9 +140,9 @@ func newSession(srv *server, l link) *session {
 // post queues an event and makes sure a goroutine handles it.
 func (s *session) post(ev event) {
 	s.mu.Lock()
-	if len(s.inbox) >= inboxLimit && ev.kick == nil && ev.timer == noTimer {
+	if len(s.inbox) >= inboxLimit && ev.pkt != nil {
 		s.mu.Unlock()
-		return // a flooding peer loses packets, not memory
+		return // a flooding peer loses packets, not memory (other events are coalesced or few)
 	}
 	s.inbox = append(s.inbox, ev)
 	if s.running {
@@ -363,6 +364,7 @@ func (s *session) connect(p *Packet) {
 	if p.Flags.Will {
 		s.state = stateWillTopic
 		s.send(&Packet{Type: WillTopicReq})
+		s.setTimer(handshakeTimer, s.srv.env.IdleTimeout())
 		return
 	}
 	s.login()
@@ -503,6 +505,10 @@ func (s *session) onTimer(k timerKind) {
 		s.lose(errAsleepTimeout)
 	case expiryTimer:
 		s.end(errSessionExpired, false)
+	case handshakeTimer:
+		if s.state == stateWillTopic || s.state == stateWillMsg {
+			s.end(errIdleTimeout, false) // the will handshake never finished (idle_timeout)
+		}
 	case retryTimer:
 		s.retry()
 	}
@@ -513,6 +519,7 @@ var (
 	errAsleepTimeout  = errors.New("asleep_timeout")
 	errSessionExpired = errors.New("session_expired")
 	errMaxRetry       = errors.New("reached_max_retry")
+	errIdleTimeout    = errors.New("idle_timeout")
 )
 
 // lose handles a client that went away without DISCONNECT: its will is published; a
