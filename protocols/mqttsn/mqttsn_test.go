@@ -4,7 +4,9 @@ package mqttsn_test
 // (section 5.4), not produced by our encoder: length, MsgType, then the fields.
 
 import (
+	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -677,4 +679,61 @@ func TestUnfinishedWillHandshakeTimesOut(t *testing.T) {
 	// (a waiting session would answer WILLMSGREQ).
 	c.send("09 07 00 77 69 6c 6c 2f 74")
 	c.expectNothing(200 * time.Millisecond)
+}
+
+func TestDownlinkQoS2AndInflightWindow(t *testing.T) {
+	f := setup(t, `{"max_inflight":1}`, nil)
+	c := f.dial()
+	c.connect("q2", true, 60)
+	c.send("08 12 40 00 01 71 2f 32") // SUBSCRIBE QoS 2 "q/2"
+	c.expect("08 13 40 04 01 00 01 00")
+	f.waitSubscribed("q2", 1)
+	f.mqttPub("q/2", 2, "a")
+	f.mqttPub("q/2", 2, "b")
+	first := c.expect("08 0c 40 04 01 *") // PUBLISH QoS 2
+	id := first[15:20]
+	if !strings.HasSuffix(first, " 61") {
+		t.Fatalf("first %s", first)
+	}
+	c.expectNothing(150 * time.Millisecond) // window of 1: "b" waits
+	c.send("04 0f " + id)                   // PUBREC
+	c.expect("04 10 " + id)                 // PUBREL
+	c.expectNothing(100 * time.Millisecond) // still in flight until PUBCOMP
+	c.send("04 0e " + id)                   // PUBCOMP
+	second := c.expect("08 0c 40 04 01 *")
+	if !strings.HasSuffix(second, " 62") || second[15:20] == id {
+		t.Fatalf("second %s", second)
+	}
+}
+
+// refuseUser is an authenticator that denies one username and allows everyone else.
+type refuseUser string
+
+func (r refuseUser) Authenticate(_ context.Context, c *authn.Client) (authn.Decision, error) {
+	if c.Username == string(r) {
+		return authn.Deny, nil
+	}
+	return authn.Allow, nil
+}
+
+func TestAuthenticationFromClientInfoOverride(t *testing.T) {
+	f := setup(t, "", func(c *gateway.Config) {
+		c.Authentication = []byte(`{"mechanism":"test"}`)
+		c.ClientInfoOverride = &gateway.ClientInfoOverride{Username: "${ClientInfo.clientid}"}
+	}, func(d *gateway.Deps) {
+		d.Authn = func(json.RawMessage) (authn.Authenticator, error) { return refuseUser("intruder"), nil }
+	})
+	msgs := f.mqttSub("#")
+	ok := f.dial()
+	ok.connect("friend", true, 60)
+	bad := f.dial()
+	bad.send("0e 04 04 01 00 3c 69 6e 74 72 75 64 65 72") // CONNECT "intruder"
+	bad.expect("03 05 80")                                 // CONNACK not authorized
+	if f.m.Gateway("mqttsn").Client("intruder") != nil {
+		t.Fatal("refused client registered")
+	}
+	// A QoS -1 publish without a session is authenticated too when an authenticator is set:
+	// the override makes its username "NegQoS-Client", which this authenticator allows.
+	bad.send("09 0c 62 71 33 00 00 68 69")
+	recvMQTT(t, msgs, "q3", "hi")
 }

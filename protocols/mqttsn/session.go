@@ -240,6 +240,11 @@ func (s *session) stale(ev event) bool {
 
 func (s *session) handle(ev event) {
 	if s.state == stateClosed {
+		// A datagram that raced with the end of this session belongs to whatever comes
+		// next from its address (a new CONNECT, a QoS -1 publish).
+		if l, ok := ev.link.(*udpLink); ok && ev.pkt != nil {
+			s.srv.route(ev.pkt, l)
+		}
 		return
 	}
 	s.st = s.srv.settings()
