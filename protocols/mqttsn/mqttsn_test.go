@@ -728,7 +728,7 @@ func TestAuthenticationFromClientInfoOverride(t *testing.T) {
 	ok.connect("friend", true, 60)
 	bad := f.dial()
 	bad.send("0e 04 04 01 00 3c 69 6e 74 72 75 64 65 72") // CONNECT "intruder"
-	bad.expect("03 05 80")                                 // CONNACK not authorized
+	bad.expect("03 05 80")                                // CONNACK not authorized
 	if f.m.Gateway("mqttsn").Client("intruder") != nil {
 		t.Fatal("refused client registered")
 	}
