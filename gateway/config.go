@@ -161,6 +161,20 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// DecodeSettings is the usual Protocol.ParseSettings: raw is decoded strictly over the
+// protocol's defaults and the result validated.
+func DecodeSettings[T interface{ Validate() error }](raw json.RawMessage, defaults T) (any, error) {
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if err := DecodeStrict(raw, &defaults); err != nil {
+			return nil, err
+		}
+	}
+	if err := defaults.Validate(); err != nil {
+		return nil, err
+	}
+	return defaults, nil
+}
+
 // DecodeStrict decodes JSON into v and fails on fields v does not have.
 func DecodeStrict(raw []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))

@@ -75,16 +75,7 @@ func (*Protocol) Transports() []gateway.Transport {
 
 // ParseSettings decodes the protocol fields strictly over the defaults.
 func (*Protocol) ParseSettings(raw json.RawMessage) (any, error) {
-	s := DefaultSettings()
-	if len(raw) > 0 {
-		if err := gateway.DecodeStrict(raw, &s); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return gateway.DecodeSettings(raw, DefaultSettings())
 }
 
 // Serve accepts connections until ctx ends, then tells every open connection goodbye and
