@@ -36,6 +36,7 @@ type Message struct {
 	Retain      bool
 	ContentType string   // MQTT 5 Content-Type property
 	Headers     []Header // MQTT 5 user properties
+	Expiry      uint32   // MQTT 5 Message-Expiry-Interval in seconds; 0 = none
 }
 
 // Session is one connected client; each protocol implements it.

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ACCEPTANCE_SUITES=(stomp mqttsn)
+ACCEPTANCE_SUITES=(stomp mqttsn coap)
 
 echo "== go vet"
 go vet ./...

@@ -16,6 +16,7 @@ import (
 
 	"github.com/xgate/xgate/db"
 	"github.com/xgate/xgate/gateway"
+	"github.com/xgate/xgate/protocols/coap"
 	"github.com/xgate/xgate/protocols/mqtt"
 	"github.com/xgate/xgate/protocols/mqttsn"
 	"github.com/xgate/xgate/protocols/stomp"
@@ -111,7 +112,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer broker.Close()
 
-	mgr := gateway.NewManager(log, []gateway.Protocol{stomp.New(), mqttsn.New()}, gateway.Deps{Broker: broker, Node: node})
+	mgr := gateway.NewManager(log, []gateway.Protocol{stomp.New(), mqttsn.New(), coap.New()}, gateway.Deps{Broker: broker, Node: node})
 	snap, err := store.Snapshot(ctx)
 	if err != nil {
 		return err
@@ -166,5 +167,6 @@ func defaults(certFile, keyFile string) gateway.Snapshot {
 	return gateway.Snapshot{Gateways: []gateway.Config{
 		gw("stomp", listener(gateway.TCP, "61613"), listener(gateway.SSL, "61614")),
 		gw("mqttsn", listener(gateway.UDP, "1884"), listener(gateway.DTLS, "1885")),
+		gw("coap", listener(gateway.UDP, "5683"), listener(gateway.DTLS, "5684")),
 	}}
 }

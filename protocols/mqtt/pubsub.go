@@ -38,6 +38,7 @@ func (b *Broker) Publish(m gateway.Message) error {
 		pk.PacketID = 1
 	}
 	pk.Properties.ContentType = m.ContentType
+	pk.Properties.MessageExpiryInterval = m.Expiry
 	if len(m.Headers) > 0 {
 		pk.Properties.User = make([]packets.UserProperty, len(m.Headers))
 		for i, h := range m.Headers {

@@ -1,0 +1,256 @@
+// Package coap is xgate's CoAP gateway (RFC 7252, Observe RFC 7641, block-wise RFC 7959)
+// on go-coap v3, with EMQX's resources: /ps/{topic} to publish (POST) and subscribe (GET
+// with Observe), and /mqtt/connection for connection mode.
+package coap
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/plgd-dev/go-coap/v3/dtls"
+	dtlsserver "github.com/plgd-dev/go-coap/v3/dtls/server"
+	"github.com/plgd-dev/go-coap/v3/mux"
+	coapnet "github.com/plgd-dev/go-coap/v3/net"
+	"github.com/plgd-dev/go-coap/v3/net/blockwise"
+	"github.com/plgd-dev/go-coap/v3/options"
+	"github.com/plgd-dev/go-coap/v3/udp"
+	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
+	udpserver "github.com/plgd-dev/go-coap/v3/udp/server"
+
+	"github.com/xgate/xgate/gateway"
+)
+
+// Settings are the CoAP gateway's own fields (EMQX names; the rest are xgate's).
+type Settings struct {
+	Heartbeat          gateway.Duration `json:"heartbeat"`
+	ConnectionRequired bool             `json:"connection_required"`
+	NotifyType         string           `json:"notify_type"`   // non | con | qos
+	SubscribeQoS       string           `json:"subscribe_qos"` // qos0 | qos1 | qos2 | coap
+	PublishQoS         string           `json:"publish_qos"`   // qos0 | qos1 | qos2 | coap
+	// MaxMqueueLen bounds the notifications waiting per channel; overflow is dropped and
+	// counted.
+	MaxMqueueLen int `json:"max_mqueue_len"`
+}
+
+// DefaultSettings returns EMQX's defaults.
+func DefaultSettings() Settings {
+	return Settings{
+		Heartbeat:    gateway.Duration(30 * time.Second),
+		NotifyType:   "qos",
+		SubscribeQoS: "coap",
+		PublishQoS:   "coap",
+		MaxMqueueLen: 100,
+	}
+}
+
+// Validate checks the enumerations and ranges.
+func (s Settings) Validate() error {
+	switch {
+	case s.Heartbeat.D() < time.Second:
+		return errors.New("heartbeat: must be at least 1s")
+	case s.NotifyType != "non" && s.NotifyType != "con" && s.NotifyType != "qos":
+		return fmt.Errorf("notify_type: %q is not non, con or qos", s.NotifyType)
+	case !validQoSMode(s.SubscribeQoS):
+		return fmt.Errorf("subscribe_qos: %q is not qos0, qos1, qos2 or coap", s.SubscribeQoS)
+	case !validQoSMode(s.PublishQoS):
+		return fmt.Errorf("publish_qos: %q is not qos0, qos1, qos2 or coap", s.PublishQoS)
+	case s.MaxMqueueLen < 1:
+		return errors.New("max_mqueue_len: must be at least 1")
+	}
+	return nil
+}
+
+func validQoSMode(m string) bool {
+	return m == "qos0" || m == "qos1" || m == "qos2" || m == "coap"
+}
+
+// CoAP transmission parameters as EMQX uses them (emqx_coap_transport.erl): ACK_TIMEOUT 2 s,
+// MAX_RETRANSMIT 4.
+const (
+	ackTimeout    = 2 * time.Second
+	maxRetransmit = 4
+	blockTimeout  = 30 * time.Second // a block-wise transfer must finish within this
+)
+
+// Protocol is the CoAP gateway.
+type Protocol struct{}
+
+var _ gateway.Protocol = (*Protocol)(nil)
+
+// New returns the CoAP protocol.
+func New() *Protocol { return &Protocol{} }
+
+func (*Protocol) Name() string { return "coap" }
+
+func (*Protocol) Transports() []gateway.Transport {
+	return []gateway.Transport{gateway.UDP, gateway.DTLS}
+}
+
+// ParseSettings decodes the protocol fields strictly over the defaults.
+func (*Protocol) ParseSettings(raw json.RawMessage) (any, error) {
+	return gateway.DecodeSettings(raw, DefaultSettings())
+}
+
+// Serve runs go-coap's udp or dtls server on the listener's socket until ctx ends.
+func (p *Protocol) Serve(ctx context.Context, sock gateway.Socket, env *gateway.Env) error {
+	srv := newServer(ctx, env)
+	defer srv.wait()
+	st := srv.settings()
+	router := mux.NewRouter()
+	router.DefaultHandle(mux.HandlerFunc(srv.handle))
+	// A channel with no traffic for 1.5 × heartbeat is closed, unless it observes
+	// something: notifications are its traffic (EMQX issue #16037).
+	idle := time.Duration(float64(st.Heartbeat.D()) * 1.5)
+	opts := []any{
+		options.WithMux(router),
+		options.WithContext(ctx),
+		options.WithBlockwise(true, blockwise.SZX1024, blockTimeout),
+		options.WithTransmission(1, ackTimeout, maxRetransmit),
+		options.WithInactivityMonitor(idle, srv.inactive),
+		options.WithOnNewConn(srv.newConn),
+		options.WithErrors(func(err error) { env.Log().Debug("coap", "error", err) }),
+	}
+	if sock.Packet != nil {
+		uc, ok := sock.Packet.(*net.UDPConn)
+		if !ok {
+			return fmt.Errorf("coap needs a UDP socket, got %T", sock.Packet)
+		}
+		s := udp.NewServer(udpOptions(opts)...)
+		stop := context.AfterFunc(ctx, s.Stop)
+		defer stop()
+		return serveErr(ctx, s.Serve(coapnet.NewUDPConn("udp", uc)))
+	}
+	s := dtls.NewServer(dtlsOptions(opts)...)
+	stop := context.AfterFunc(ctx, s.Stop)
+	defer stop()
+	return serveErr(ctx, s.Serve(acceptor{sock.Stream}))
+}
+
+func serveErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// acceptor adapts the core's DTLS listener to go-coap's; Close unblocks Accept.
+type acceptor struct{ net.Listener }
+
+func (a acceptor) AcceptWithContext(context.Context) (net.Conn, error) { return a.Accept() }
+
+// server is one listener's channels: one per go-coap connection (a UDP peer or a DTLS
+// session), and the connection-mode ones also by clientid.
+type server struct {
+	env *gateway.Env
+	ctx context.Context
+
+	mu       sync.Mutex
+	channels map[*udpclient.Conn]*channel
+	byClient map[string]*channel
+	workers  sync.WaitGroup
+	closed   bool
+}
+
+func newServer(ctx context.Context, env *gateway.Env) *server {
+	return &server{env: env, ctx: ctx, channels: map[*udpclient.Conn]*channel{}, byClient: map[string]*channel{}}
+}
+
+func (srv *server) settings() Settings { return srv.env.Settings().(Settings) }
+
+// newConn applies the listener's admission policy to a new peer and tracks the
+// connection's end.
+func (srv *server) newConn(cc *udpclient.Conn) {
+	srv.mu.Lock()
+	open := len(srv.channels)
+	srv.mu.Unlock()
+	if !srv.env.Admit(gateway.AddrPort(cc.RemoteAddr()), open) {
+		cc.Close()
+		return
+	}
+	cc.AddOnClose(func() { srv.closed1(cc) })
+}
+
+// channel returns the channel of a connection, creating it.
+func (srv *server) channel(cc *udpclient.Conn) *channel {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	ch := srv.channels[cc]
+	if ch == nil {
+		ch = newChannel(srv, cc)
+		srv.channels[cc] = ch
+	}
+	return ch
+}
+
+// closed1 ends the channel of a closed connection (unless it moved to another one).
+func (srv *server) closed1(cc *udpclient.Conn) {
+	srv.mu.Lock()
+	ch := srv.channels[cc]
+	delete(srv.channels, cc)
+	srv.mu.Unlock()
+	if ch != nil && ch.conn() == cc {
+		ch.end(nil)
+	}
+}
+
+// inactive is go-coap's inactivity callback: observing channels stay.
+func (srv *server) inactive(cc *udpclient.Conn) {
+	srv.mu.Lock()
+	ch := srv.channels[cc]
+	srv.mu.Unlock()
+	if ch != nil && ch.observing() {
+		return
+	}
+	srv.env.Log().Debug("closing idle coap channel", "peer", cc.RemoteAddr())
+	cc.Close()
+}
+
+// startWorker accounts for a notification goroutine; false once the server is stopping.
+func (srv *server) startWorker() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.closed {
+		return false
+	}
+	srv.workers.Add(1)
+	return true
+}
+
+// wait ends every channel and waits for their notification goroutines.
+func (srv *server) wait() {
+	srv.mu.Lock()
+	chans := make([]*channel, 0, len(srv.channels))
+	for _, ch := range srv.channels {
+		chans = append(chans, ch)
+	}
+	srv.mu.Unlock()
+	for _, ch := range chans {
+		ch.end(gateway.ErrShutdown)
+	}
+	srv.mu.Lock()
+	srv.closed = true
+	srv.mu.Unlock()
+	srv.workers.Wait()
+}
+
+// udpOptions and dtlsOptions pick the server flavour of go-coap's shared options.
+func udpOptions(opts []any) []udpserver.Option {
+	out := make([]udpserver.Option, 0, len(opts))
+	for _, o := range opts {
+		out = append(out, o.(udpserver.Option))
+	}
+	return out
+}
+
+func dtlsOptions(opts []any) []dtlsserver.Option {
+	out := make([]dtlsserver.Option, 0, len(opts))
+	for _, o := range opts {
+		out = append(out, o.(dtlsserver.Option))
+	}
+	return out
+}
