@@ -141,7 +141,15 @@ func serveErr(ctx context.Context, err error) error {
 // acceptor adapts the core's DTLS listener to go-coap's; Close unblocks Accept.
 type acceptor struct{ net.Listener }
 
-func (a acceptor) AcceptWithContext(context.Context) (net.Conn, error) { return a.Accept() }
+// AcceptWithContext reports a closed listener the way go-coap's server recognises as its end
+// (it retries any other error).
+func (a acceptor) AcceptWithContext(context.Context) (net.Conn, error) {
+	c, err := a.Accept()
+	if errors.Is(err, net.ErrClosed) {
+		return nil, coapnet.ErrListenerIsClosed
+	}
+	return c, err
+}
 
 // server is one listener's channels: one per go-coap connection (a UDP peer or a DTLS
 // session), and the connection-mode ones also by clientid.
