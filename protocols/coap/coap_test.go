@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -468,5 +469,28 @@ func TestSettingsValidation(t *testing.T) {
 		if _, err := p.ParseSettings([]byte(s)); err == nil {
 			t.Errorf("%s accepted", s)
 		}
+	}
+}
+
+// TestLibcoapPSKHandshake: libcoap's client (as deployed devices use it) completes a DTLS
+// PSK handshake with the listener and publishes.
+func TestLibcoapPSKHandshake(t *testing.T) {
+	bin, err := exec.LookPath("coap-client-openssl")
+	if err != nil {
+		t.Skip("coap-client-openssl not installed (apt-get install libcoap3-bin; .ci/run installs it)")
+	}
+	f := setup(t, "", func(c *gateway.Config) {
+		l := gatewaytest.Listener(gateway.DTLS, "default")
+		l.DTLSOptions = &gateway.TLSConfig{PSK: []gateway.PSKIdentity{{Identity: "libcoap-dev", Key: "s3cret"}}}
+		c.Listeners = append(c.Listeners, l)
+	})
+	msgs := f.mqttSub("lib/psk")
+	out, err := exec.Command(bin, "-B", "5", "-u", "libcoap-dev", "-k", "s3cret", "-m", "post", "-e", "from-libcoap",
+		"coaps://"+f.addr("dtls:default")+"/ps/lib/psk").CombinedOutput()
+	if err != nil {
+		t.Fatalf("coap-client: %v: %s", err, out)
+	}
+	if m := recvMQTT(t, msgs); string(m.Payload()) != "from-libcoap" {
+		t.Fatalf("got %q (client said %s)", m.Payload(), out)
 	}
 }
