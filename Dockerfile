@@ -15,6 +15,6 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 COPY --from=build /out/xgate /usr/local/bin/xgate
 USER xgate
 VOLUME /data
-# MQTT, MQTT over WebSocket, STOMP tcp and ssl, MQTT-SN udp and dtls, HTTP API
-EXPOSE 1883 8083 61613 61614 1884/udp 1885/udp 18083
+# MQTT, MQTT over WebSocket, STOMP tcp and ssl, MQTT-SN and CoAP udp and dtls, HTTP API
+EXPOSE 1883 8083 61613 61614 1884/udp 1885/udp 5683/udp 5684/udp 18083
 ENTRYPOINT ["/usr/local/bin/xgate", "--data-dir", "/data"]
