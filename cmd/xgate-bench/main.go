@@ -2,6 +2,8 @@
 //
 //	xgate-bench idle -proto mqtt|stomp|mqttsn -addr 127.0.0.1:1883 -n 1000 -pid <xgate pid>
 //
+//	xgate-bench coapload -addr 127.0.0.1:5683 -sockets 200 -rate 5000 -duration 10m -pid <xgate pid>
+//
 // idle reads the target's resident set size, opens n connections that log in and then stay
 // idle, reads it again once the server has settled, and prints the memory per connection.
 package main
@@ -24,12 +26,14 @@ import (
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "idle" {
-		fmt.Fprintln(os.Stderr, "usage: xgate-bench idle -proto mqtt|stomp|mqttsn -addr host:port -n N -pid PID")
+	modes := map[string]func([]string) error{"idle": idle, "coapload": coapLoad}
+	if len(os.Args) < 2 || modes[os.Args[1]] == nil {
+		fmt.Fprintln(os.Stderr, "usage: xgate-bench idle -proto mqtt|stomp|mqttsn -addr host:port -n N -pid PID\n"+
+			"       xgate-bench coapload -addr host:port -sockets N -rate N -duration D -pid PID")
 		os.Exit(2)
 	}
-	if err := idle(os.Args[2:]); err != nil {
-		fmt.Fprintln(os.Stderr, "xgate-bench idle:", err)
+	if err := modes[os.Args[1]](os.Args[2:]); err != nil {
+		fmt.Fprintf(os.Stderr, "xgate-bench %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
 }
