@@ -65,6 +65,8 @@ type listener struct {
 	conns    atomic.Int64
 	limiter  rateLimiter
 	counters Counters
+
+	lastRefusalLog atomic.Int64 // unix nanoseconds of the last refusal warning
 }
 
 // admit applies access rules, max_connections (against open, the peers already served)
@@ -76,14 +78,25 @@ func (l *listener) admit(peer netip.AddrPort, open int64) bool {
 		return false
 	}
 	if cfg.MaxConnections > 0 && open >= int64(cfg.MaxConnections) {
-		l.env.log.Warn("connection refused: max_connections reached", "peer", peer, "max_connections", cfg.MaxConnections)
+		l.warnRefused("connection refused: max_connections reached", "peer", peer, "max_connections", cfg.MaxConnections)
 		return false
 	}
 	if !l.limiter.allow(cfg.MaxConnRate) {
-		l.env.log.Warn("connection refused: max_conn_rate exceeded", "peer", peer, "max_conn_rate", cfg.MaxConnRate)
+		l.warnRefused("connection refused: max_conn_rate exceeded", "peer", peer, "max_conn_rate", cfg.MaxConnRate)
 		return false
 	}
 	return true
+}
+
+// warnRefused logs a refused peer at most once a second per listener: over UDP a refused
+// peer is refused again with every datagram it sends.
+func (l *listener) warnRefused(msg string, args ...any) {
+	now := time.Now().UnixNano()
+	last := l.lastRefusalLog.Load()
+	if now-last < int64(time.Second) || !l.lastRefusalLog.CompareAndSwap(last, now) {
+		return
+	}
+	l.env.log.Warn(msg, args...)
 }
 
 // AuthenticatorFactory builds an authenticator from its stored JSON configuration.

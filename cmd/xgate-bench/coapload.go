@@ -16,6 +16,7 @@ func coapLoad(args []string) error {
 	var (
 		addr, topic      string
 		sockets, rate    int
+		perRound         int
 		pid              int
 		duration, sample time.Duration
 	)
@@ -24,14 +25,15 @@ func coapLoad(args []string) error {
 	fs.StringVar(&topic, "topic", "load", "topic (one path segment)")
 	fs.IntVar(&sockets, "sockets", 200, "client sockets per round")
 	fs.IntVar(&rate, "rate", 5000, "messages per second")
+	fs.IntVar(&perRound, "round", 200_000, "messages before the sockets are replaced by new ones")
 	fs.IntVar(&pid, "pid", 0, "pid of the xgate process to measure (required)")
 	fs.DurationVar(&duration, "duration", 10*time.Minute, "how long to load")
 	fs.DurationVar(&sample, "sample", time.Minute, "RSS sample interval")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if pid <= 0 || sockets <= 0 || rate <= 0 || len(topic) > 12 || topic == "" {
-		return errors.New("need -pid, positive -sockets and -rate, and a -topic of 1..12 bytes")
+	if pid <= 0 || sockets <= 0 || rate <= 0 || perRound <= 0 || len(topic) > 12 || topic == "" {
+		return errors.New("need -pid, positive -sockets, -rate and -round, and a -topic of 1..12 bytes")
 	}
 	before, err := rssKiB(pid)
 	if err != nil {
@@ -73,7 +75,7 @@ func coapLoad(args []string) error {
 			conns[sent%sockets].Write(datagram)
 			sent++
 		}
-		if sent%(sockets*100) < perTick { // a new round of sockets now and then
+		if sent%perRound < perTick { // a new round of sockets now and then
 			closeAll(conns)
 			if conns, err = open(); err != nil {
 				return err

@@ -2,9 +2,12 @@ package coap
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
+	"github.com/plgd-dev/go-coap/v3/message/pool"
 	"github.com/plgd-dev/go-coap/v3/mux"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
 
@@ -122,8 +126,24 @@ type request struct {
 	isCON bool
 }
 
-// queryNames maps EMQX's short query names (5.9+) to the long ones.
-var queryNames = map[string]string{"c": "clientid", "t": "token", "u": "username", "p": "password", "q": "qos", "r": "retain"}
+// longQueryName expands EMQX's short query names (5.9+).
+func longQueryName(k string) string {
+	switch k {
+	case "c":
+		return "clientid"
+	case "t":
+		return "token"
+	case "u":
+		return "username"
+	case "p":
+		return "password"
+	case "q":
+		return "qos"
+	case "r":
+		return "retain"
+	}
+	return k
+}
 
 func (srv *server) handle(w mux.ResponseWriter, r *mux.Message) {
 	cc, ok := w.Conn().(*udpclient.Conn)
@@ -143,9 +163,7 @@ func (srv *server) handle(w mux.ResponseWriter, r *mux.Message) {
 	if qs, err := r.Options().Queries(); err == nil {
 		for _, q := range qs {
 			k, v, _ := strings.Cut(q, "=")
-			if long, ok := queryNames[k]; ok {
-				k = long
-			}
+			k = longQueryName(k)
 			if dec, err := url.QueryUnescape(v); err == nil {
 				v = dec
 			}
@@ -514,4 +532,67 @@ func newToken() string {
 			return strconv.FormatUint(uint64(v), 10)
 		}
 	}
+}
+
+var _ gateway.Requester = (*channel)(nil)
+
+// contentFormats lists the API's content types with their CoAP Content-Format numbers.
+func contentFormats() map[string]message.MediaType {
+	return map[string]message.MediaType{
+		"text/plain":               message.TextPlain,
+		"application/json":         message.AppJSON,
+		"application/octet-stream": message.AppOctets,
+		"application/link-format":  message.AppLinkFormat,
+		"application/cbor":         message.AppCBOR,
+	}
+}
+
+// Request implements gateway.Requester: a CON request to the device, answered per RFC 7252.
+func (ch *channel) Request(ctx context.Context, req gateway.DeviceRequest) (gateway.DeviceResponse, error) {
+	cc := ch.conn()
+	var body io.ReadSeeker
+	formats := contentFormats()
+	cf, known := formats[req.ContentType]
+	if req.Payload != nil {
+		body = bytes.NewReader(req.Payload)
+		if !known && req.ContentType != "" {
+			return gateway.DeviceResponse{}, fmt.Errorf("content_type %q is not one of text/plain, application/json, application/octet-stream, application/link-format, application/cbor", req.ContentType)
+		}
+		if !known {
+			cf = message.TextPlain
+		}
+	}
+	var (
+		resp *pool.Message
+		err  error
+	)
+	switch strings.ToLower(req.Method) {
+	case "get":
+		resp, err = cc.Get(ctx, req.Path)
+	case "delete":
+		resp, err = cc.Delete(ctx, req.Path)
+	case "post":
+		resp, err = cc.Post(ctx, req.Path, cf, body)
+	case "put":
+		resp, err = cc.Put(ctx, req.Path, cf, body)
+	default:
+		return gateway.DeviceResponse{}, fmt.Errorf("method %q is not get, put, post or delete", req.Method)
+	}
+	if err != nil {
+		return gateway.DeviceResponse{}, err
+	}
+	defer cc.ReleaseMessage(resp)
+	out := gateway.DeviceResponse{Code: fmt.Sprintf("%d.%02d", resp.Code()>>5, resp.Code()&0x1f)}
+	if f, err := resp.ContentFormat(); err == nil {
+		out.ContentType = f.String()
+		for name, v := range formats {
+			if v == f {
+				out.ContentType = name
+			}
+		}
+	}
+	if out.Payload, err = resp.ReadBody(); err != nil {
+		return gateway.DeviceResponse{}, err
+	}
+	return out, nil
 }

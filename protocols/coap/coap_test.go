@@ -3,6 +3,7 @@ package coap_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -17,6 +18,8 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/message/pool"
+	"github.com/plgd-dev/go-coap/v3/mux"
+	"github.com/plgd-dev/go-coap/v3/options"
 	"github.com/plgd-dev/go-coap/v3/udp"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
 
@@ -492,5 +495,56 @@ func TestLibcoapPSKHandshake(t *testing.T) {
 	}
 	if m := recvMQTT(t, msgs); string(m.Payload()) != "from-libcoap" {
 		t.Fatalf("got %q (client said %s)", m.Payload(), out)
+	}
+}
+
+func TestRequestToDevice(t *testing.T) {
+	f := setup(t, "", nil)
+	router := mux.NewRouter()
+	router.Handle("/3/0", mux.HandlerFunc(func(w mux.ResponseWriter, r *mux.Message) {
+		body, _ := r.ReadBody()
+		w.SetResponse(codes.Content, message.AppJSON, bytes.NewReader(append([]byte(`{"got":"`+r.Code().String()+`","body":"`), append(body, '"', '}')...)))
+	}))
+	device, err := udp.Dial(f.addr("udp:default"), options.WithMux(router))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer device.Close()
+	if code, _ := post(t, device, "/ps/hello", []byte("up"), false, query("clientid=dev-1")...); code != codes.Changed {
+		t.Fatal(code)
+	}
+	rt := f.m.Gateway("coap")
+	resp, err := rt.Request(context.Background(), "dev-1", gateway.DeviceRequest{
+		Method: "put", Path: "/3/0", ContentType: "text/plain", Payload: []byte("v"), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Code != "2.05" || resp.ContentType != "application/json" || string(resp.Payload) != `{"got":"PUT","body":"v"}` {
+		t.Fatalf("got %+v %s", resp, resp.Payload)
+	}
+	if _, err := rt.Request(context.Background(), "nobody", gateway.DeviceRequest{Method: "get", Path: "/"}); !errors.Is(err, gateway.ErrClientNotFound) {
+		t.Fatalf("unknown client: %v", err)
+	}
+	if _, err := rt.Request(context.Background(), "dev-1", gateway.DeviceRequest{Method: "patch", Path: "/"}); err == nil {
+		t.Fatal("bad method accepted")
+	}
+
+	// A device that never answers: a raw socket that published once (NON POST /ps/q).
+	silent, err := net.Dial("udp", f.addr("udp:default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	// NON POST, mid 1, Uri-Path "ps" "q", Uri-Query "clientid=mute" (RFC 7252 §3.1: length
+	// 13 is nibble 13 plus an extended byte of 0).
+	silent.Write([]byte{0x50, 0x02, 0, 1, 0xb2, 'p', 's', 0x01, 'q', 0x4d, 0x00, 'c', 'l', 'i', 'e', 'n', 't', 'i', 'd', '=', 'm', 'u', 't', 'e'})
+	gatewaytest.WaitFor(t, 5*time.Second, func() error {
+		if rt.Client("mute") == nil {
+			return errors.New("mute not logged in")
+		}
+		return nil
+	})
+	if _, err := rt.Request(context.Background(), "mute", gateway.DeviceRequest{Method: "get", Path: "/x", Timeout: 500 * time.Millisecond}); !errors.Is(err, gateway.ErrNoResponse) {
+		t.Fatalf("silent device: %v", err)
 	}
 }
