@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/xgate/xgate/gateway"
 	"github.com/xgate/xgate/protocols/mqtt"
 )
@@ -127,4 +129,73 @@ func Listener(typ gateway.Transport, name string) gateway.ListenerConfig {
 	l := gateway.DefaultListener()
 	l.Type, l.Name, l.Bind = typ, name, "127.0.0.1:0"
 	return l
+}
+
+// MQTTClient connects a real MQTT client (paho, MQTT 3.1.1) to addr; it disconnects when the
+// test ends.
+func MQTTClient(t testing.TB, addr, clientID string) paho.Client {
+	t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(clientID).SetAutoReconnect(false))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("mqtt connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+// MQTTSubscribe subscribes c to filter and returns the messages it receives.
+func MQTTSubscribe(t testing.TB, c paho.Client, filter string, qos byte) <-chan paho.Message {
+	t.Helper()
+	ch := make(chan paho.Message, 100)
+	if tok := c.Subscribe(filter, qos, func(_ paho.Client, m paho.Message) { ch <- m }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("mqtt subscribe %s: %v", filter, tok.Error())
+	}
+	return ch
+}
+
+// MQTTPublish publishes one message from c.
+func MQTTPublish(t testing.TB, c paho.Client, topic string, qos byte, payload string) {
+	t.Helper()
+	if tok := c.Publish(topic, qos, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("mqtt publish %s: %v", topic, tok.Error())
+	}
+}
+
+// MQTTReceive waits up to 5 s for the next message.
+func MQTTReceive(t testing.TB, ch <-chan paho.Message) paho.Message {
+	t.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("no MQTT message within 5s")
+	}
+	return nil
+}
+
+// Throughput runs b.N sends with at most window messages sent but not yet received, then
+// waits until all arrived or none arrived for a second (datagrams may be lost), and reports
+// msgs/s and the loss.
+func Throughput(b *testing.B, window int, send func(i int), received func() int64) {
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		for int64(i)-received() >= int64(window) {
+			time.Sleep(20 * time.Microsecond)
+		}
+		send(i)
+	}
+	last, lastChange := received(), time.Now()
+	for received() < int64(b.N) && time.Since(lastChange) < time.Second {
+		if n := received(); n != last {
+			last, lastChange = n, time.Now()
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+	elapsed := time.Since(start)
+	if received() < int64(b.N) {
+		elapsed -= time.Since(lastChange)
+	}
+	b.ReportMetric(float64(received())/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(int64(b.N)-received()), "lost")
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/xgate/xgate/gateway/gatewaytest"
 )
 
 // BenchmarkPostFrom200Sockets measures CoAP NON POST /ps/bench from 200 UDP sockets →
@@ -31,29 +33,9 @@ func BenchmarkPostFrom200Sockets(b *testing.B) {
 	}
 	datagram := []byte{0x50, 0x02, 0, 0, 0xb2, 'p', 's', 0x05, 'b', 'e', 'n', 'c', 'h', 0xff, 'x', 'x', 'x', 'x', 'x'}
 	b.SetBytes(5)
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		for int64(i)-got.Load() >= window {
-			time.Sleep(20 * time.Microsecond)
-		}
+	gatewaytest.Throughput(b, window, func(i int) {
 		mid := uint16(i / sockets)
 		datagram[2], datagram[3] = byte(mid>>8), byte(mid)
 		conns[i%sockets].Write(datagram)
-	}
-	// UDP may lose a datagram: wait until everything arrived or nothing more arrives for a
-	// second, and report the loss rather than hang.
-	last, lastChange := got.Load(), time.Now()
-	for got.Load() < int64(b.N) && time.Since(lastChange) < time.Second {
-		if n := got.Load(); n != last {
-			last, lastChange = n, time.Now()
-		}
-		time.Sleep(20 * time.Microsecond)
-	}
-	elapsed := time.Since(start)
-	if got.Load() < int64(b.N) {
-		elapsed -= time.Since(lastChange)
-	}
-	b.ReportMetric(float64(got.Load())/elapsed.Seconds(), "msgs/s")
-	b.ReportMetric(float64(int64(b.N)-got.Load()), "lost")
+	}, got.Load)
 }

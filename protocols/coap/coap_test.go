@@ -99,41 +99,18 @@ func post(t testing.TB, c *udpclient.Conn, path string, payload []byte, non bool
 	return resp.Code(), string(body)
 }
 
-func (f *fixture) mqtt(id string) paho.Client {
-	f.t.Helper()
-	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + f.mqttAddr).SetClientID(id).SetAutoReconnect(false))
-	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		f.t.Fatalf("mqtt connect: %v", tok.Error())
-	}
-	f.t.Cleanup(func() { c.Disconnect(100) })
-	return c
-}
+func (f *fixture) mqtt(id string) paho.Client { return gatewaytest.MQTTClient(f.t, f.mqttAddr, id) }
 
 func (f *fixture) mqttSub(filter string) <-chan paho.Message {
-	f.t.Helper()
-	ch := make(chan paho.Message, 100)
-	if tok := f.mqtt("sub-"+filter).Subscribe(filter, 2, func(_ paho.Client, m paho.Message) { ch <- m }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		f.t.Fatalf("mqtt subscribe: %v", tok.Error())
-	}
-	return ch
+	return gatewaytest.MQTTSubscribe(f.t, f.mqtt("sub-"+filter), filter, 2)
 }
 
 func (f *fixture) mqttPub(topic string, qos byte, payload string) {
-	f.t.Helper()
-	if tok := f.mqtt(fmt.Sprint("pub-", time.Now().UnixNano())).Publish(topic, qos, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		f.t.Fatalf("mqtt publish: %v", tok.Error())
-	}
+	gatewaytest.MQTTPublish(f.t, f.mqtt(fmt.Sprint("pub-", time.Now().UnixNano())), topic, qos, payload)
 }
 
 func recvMQTT(t testing.TB, ch <-chan paho.Message) paho.Message {
-	t.Helper()
-	select {
-	case m := <-ch:
-		return m
-	case <-time.After(5 * time.Second):
-		t.Fatal("no MQTT message within 5s")
-	}
-	return nil
+	return gatewaytest.MQTTReceive(t, ch)
 }
 
 func TestPublish(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/xgate/xgate/gateway/gatewaytest"
 )
 
 // BenchmarkPublishQoS0From100Clients measures MQTT-SN QoS 0 PUBLISH from 100 clients →
@@ -30,27 +32,5 @@ func BenchmarkPublishQoS0From100Clients(b *testing.B) {
 	payload := "0c 0c 00 04 01 00 00 " + "78 78 78 78 78" // PUBLISH QoS 0 id 1025, 5 bytes
 	datagram := unhex(b, payload)
 	b.SetBytes(5)
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		for int64(i)-got.Load() >= window {
-			time.Sleep(20 * time.Microsecond)
-		}
-		conns[i%clients].c.Write(datagram)
-	}
-	// UDP may lose a datagram: wait until everything arrived or nothing more arrives for a
-	// second, and report the loss rather than hang.
-	last, lastChange := got.Load(), time.Now()
-	for got.Load() < int64(b.N) && time.Since(lastChange) < time.Second {
-		if n := got.Load(); n != last {
-			last, lastChange = n, time.Now()
-		}
-		time.Sleep(20 * time.Microsecond)
-	}
-	elapsed := time.Since(start)
-	if got.Load() < int64(b.N) {
-		elapsed -= time.Since(lastChange)
-	}
-	b.ReportMetric(float64(got.Load())/elapsed.Seconds(), "msgs/s")
-	b.ReportMetric(float64(int64(b.N)-got.Load()), "lost")
+	gatewaytest.Throughput(b, window, func(i int) { conns[i%clients].c.Write(datagram) }, got.Load)
 }

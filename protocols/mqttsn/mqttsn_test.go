@@ -153,41 +153,20 @@ func (c *sn) connect(clientID string, clean bool, keepalive uint16) {
 	c.expect("03 05 00")
 }
 
-func (f *fixture) mqtt(id string) paho.Client {
-	f.t.Helper()
-	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + f.mqttAddr).SetClientID(id).SetAutoReconnect(false))
-	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		f.t.Fatalf("mqtt connect: %v", tok.Error())
-	}
-	f.t.Cleanup(func() { c.Disconnect(100) })
-	return c
-}
+func (f *fixture) mqtt(id string) paho.Client { return gatewaytest.MQTTClient(f.t, f.mqttAddr, id) }
 
 func (f *fixture) mqttSub(filter string) <-chan paho.Message {
-	f.t.Helper()
-	ch := make(chan paho.Message, 100)
-	if tok := f.mqtt("sub-"+filter).Subscribe(filter, 1, func(_ paho.Client, m paho.Message) { ch <- m }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		f.t.Fatalf("mqtt subscribe: %v", tok.Error())
-	}
-	return ch
+	return gatewaytest.MQTTSubscribe(f.t, f.mqtt("sub-"+filter), filter, 1)
 }
 
 func (f *fixture) mqttPub(topic string, qos byte, payload string) {
-	f.t.Helper()
-	if tok := f.mqtt("pub-"+topic+fmt.Sprint(time.Now().UnixNano())).Publish(topic, qos, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		f.t.Fatalf("mqtt publish: %v", tok.Error())
-	}
+	gatewaytest.MQTTPublish(f.t, f.mqtt(fmt.Sprint("pub-", topic, time.Now().UnixNano())), topic, qos, payload)
 }
 
 func recvMQTT(t *testing.T, ch <-chan paho.Message, topic, payload string) {
 	t.Helper()
-	select {
-	case m := <-ch:
-		if m.Topic() != topic || string(m.Payload()) != payload {
-			t.Fatalf("MQTT got %s %q, want %s %q", m.Topic(), m.Payload(), topic, payload)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("MQTT got nothing, want %s %q", topic, payload)
+	if m := gatewaytest.MQTTReceive(t, ch); m.Topic() != topic || string(m.Payload()) != payload {
+		t.Fatalf("MQTT got %s %q, want %s %q", m.Topic(), m.Payload(), topic, payload)
 	}
 }
 

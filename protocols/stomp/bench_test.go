@@ -7,6 +7,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/xgate/xgate/gateway/gatewaytest"
 )
 
 // BenchmarkSendToMQTT measures STOMP SEND → broker → MQTT subscriber over real loopback
@@ -23,20 +25,5 @@ func BenchmarkSendToMQTT(b *testing.B) {
 	r.connect()
 	frame := "SEND\ndestination:bench/1\ncontent-length:64\n\n" + strings.Repeat("x", 64) + "\x00"
 	b.SetBytes(64)
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		for int64(i)-got.Load() >= window {
-			time.Sleep(20 * time.Microsecond)
-		}
-		r.send(frame)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for got.Load() < int64(b.N) {
-		if time.Now().After(deadline) {
-			b.Fatalf("received %d of %d", got.Load(), b.N)
-		}
-		time.Sleep(20 * time.Microsecond)
-	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	gatewaytest.Throughput(b, window, func(int) { r.send(frame) }, got.Load)
 }

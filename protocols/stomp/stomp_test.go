@@ -60,45 +60,18 @@ func (f *fixture) apply(cfg gateway.Config) error {
 	return err
 }
 
-func (f *fixture) mqtt(id string) paho.Client {
-	f.t.Helper()
-	o := paho.NewClientOptions().AddBroker("tcp://" + f.mqttAddr).SetClientID(id).SetAutoReconnect(false)
-	c := paho.NewClient(o)
-	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		f.t.Fatalf("mqtt connect: %v", tok.Error())
-	}
-	f.t.Cleanup(func() { c.Disconnect(100) })
-	return c
+func (f *fixture) mqtt(id string) paho.Client { return gatewaytest.MQTTClient(f.t, f.mqttAddr, id) }
+
+func mqttSub(t testing.TB, c paho.Client, filter string, qos byte) <-chan paho.Message {
+	return gatewaytest.MQTTSubscribe(t, c, filter, qos)
 }
 
-// mqttSub subscribes and returns a channel of received messages.
-func mqttSub(t *testing.T, c paho.Client, filter string, qos byte) <-chan paho.Message {
-	t.Helper()
-	ch := make(chan paho.Message, 100)
-	tok := c.Subscribe(filter, qos, func(_ paho.Client, m paho.Message) { ch <- m })
-	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("mqtt subscribe: %v", tok.Error())
-	}
-	return ch
+func mqttPub(t testing.TB, c paho.Client, topic string, qos byte, payload string) {
+	gatewaytest.MQTTPublish(t, c, topic, qos, payload)
 }
 
-func mqttPub(t *testing.T, c paho.Client, topic string, qos byte, payload string) {
-	t.Helper()
-	tok := c.Publish(topic, qos, false, payload)
-	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("mqtt publish: %v", tok.Error())
-	}
-}
-
-func recvMQTT(t *testing.T, ch <-chan paho.Message) paho.Message {
-	t.Helper()
-	select {
-	case m := <-ch:
-		return m
-	case <-time.After(5 * time.Second):
-		t.Fatal("no MQTT message within 5s")
-	}
-	return nil
+func recvMQTT(t testing.TB, ch <-chan paho.Message) paho.Message {
+	return gatewaytest.MQTTReceive(t, ch)
 }
 
 func recvSTOMP(t *testing.T, sub *gostomp.Subscription) *gostomp.Message {
