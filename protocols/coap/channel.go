@@ -50,6 +50,7 @@ type observer struct {
 	qos    byte
 	seq    uint32
 	sub    *gateway.Subscription
+	last   []byte // payload of the latest notification, for Block2 continuations
 }
 
 type notification struct {
@@ -341,6 +342,16 @@ func (srv *server) pubsub(req *request) {
 	case codes.GET:
 		obs, err := req.r.Options().Observe()
 		switch {
+		case err != nil && req.r.HasOption(message.Block2):
+			// RFC 7959 §2.6: the client fetches the rest of a large notification with plain
+			// GETs carrying Block2; they are answered from that notification (go-coap's
+			// block-wise layer cuts the requested block out of it).
+			if body, ok := ch.lastNotification(topic); ok {
+				req.w.Message().SetCode(codes.Content)
+				req.w.Message().SetBody(bytes.NewReader(body))
+				return
+			}
+			reply(req.w, codes.NotFound, "no notification to continue")
 		case err == nil && obs == 0:
 			ch.observe(req, topic)
 		case err == nil && obs == 1:
@@ -446,6 +457,16 @@ func (ch *channel) observe(req *request, filter string) {
 	req.w.Message().SetObserve(0)
 }
 
+// lastNotification returns the payload last notified to the observer of filter.
+func (ch *channel) lastNotification(filter string) ([]byte, bool) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if o := ch.observers[filter]; o != nil && o.last != nil {
+		return o.last, true
+	}
+	return nil, false
+}
+
 func (ch *channel) unobserve(filter string) {
 	ch.mu.Lock()
 	o := ch.observers[filter]
@@ -497,6 +518,7 @@ func (ch *channel) notify() {
 		if n.obs.seq > maxObserveSeq {
 			n.obs.seq = 1
 		}
+		n.obs.last = n.msg.Payload
 		seq, cc, c := n.obs.seq, ch.cc, ch.client
 		ch.mu.Unlock()
 

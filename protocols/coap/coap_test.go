@@ -525,3 +525,28 @@ func TestRequestToDevice(t *testing.T) {
 		t.Fatalf("silent device: %v", err)
 	}
 }
+
+// TestLibcoapBlockwiseNotification: a notification larger than a block reaches libcoap's
+// client whole: block 0 is the notification, the rest it fetches with GET Block2 (RFC 7959
+// §2.6).
+func TestLibcoapBlockwiseNotification(t *testing.T) {
+	bin, err := exec.LookPath("coap-client-openssl")
+	if err != nil {
+		t.Skip("coap-client-openssl not installed (apt-get install libcoap3-bin; .ci/run installs it)")
+	}
+	f := setup(t, "", nil)
+	cmd := exec.Command(bin, "-B", "8", "-s", "6", "-m", "get", "coap://"+f.addr("udp:default")+"/ps/bigdown")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	f.waitObserving(1)
+	payload := strings.Repeat("y", 3000)
+	f.mqttPub("bigdown", 0, payload)
+	cmd.Wait()
+	if !strings.Contains(out.String(), payload) {
+		t.Fatalf("libcoap did not get the 3000-byte notification whole: %.300s", out.String())
+	}
+}
