@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
@@ -523,7 +524,11 @@ func (ch *channel) notify() {
 		ch.mu.Unlock()
 
 		st := ch.srv.settings()
-		msg := cc.AcquireMessage(cc.Context())
+		// go-coap waits for a CON's ACK until the message's context ends: bound it by
+		// RFC 7252's MAX_TRANSMIT_WAIT so a silent observer cannot stall the channel.
+		wait := time.Duration(float64(st.AckTimeout.D()) * float64(int(1)<<(st.MaxRetransmit+1)-1) * 1.5)
+		msgCtx, cancel := context.WithTimeout(cc.Context(), wait+st.AckTimeout.D())
+		msg := cc.AcquireMessage(msgCtx)
 		msg.SetCode(codes.Content)
 		msg.SetToken(n.obs.token)
 		msg.SetObserve(seq)
@@ -536,6 +541,7 @@ func (ch *channel) notify() {
 		}
 		err := cc.WriteMessage(msg)
 		cc.ReleaseMessage(msg)
+		cancel()
 		if err != nil {
 			ch.srv.env.Log().Info("coap observer dropped: notification not delivered", "clientid", ch.Info().ClientID,
 				"topic", n.obs.filter, "error", err)

@@ -18,6 +18,7 @@ import (
 	coapnet "github.com/plgd-dev/go-coap/v3/net"
 	"github.com/plgd-dev/go-coap/v3/net/blockwise"
 	"github.com/plgd-dev/go-coap/v3/options"
+	"github.com/plgd-dev/go-coap/v3/pkg/runner/periodic"
 	"github.com/plgd-dev/go-coap/v3/udp"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
 	udpserver "github.com/plgd-dev/go-coap/v3/udp/server"
@@ -35,16 +36,22 @@ type Settings struct {
 	// MaxMqueueLen bounds the notifications waiting per channel; overflow is dropped and
 	// counted.
 	MaxMqueueLen int `json:"max_mqueue_len"`
+	// AckTimeout and MaxRetransmit are RFC 7252's ACK_TIMEOUT and MAX_RETRANSMIT for CON
+	// messages the gateway sends (EMQX: 2 s, 4).
+	AckTimeout    gateway.Duration `json:"ack_timeout"`
+	MaxRetransmit int              `json:"max_retransmit"`
 }
 
 // DefaultSettings returns EMQX's defaults.
 func DefaultSettings() Settings {
 	return Settings{
-		Heartbeat:    gateway.Duration(30 * time.Second),
-		NotifyType:   "qos",
-		SubscribeQoS: "coap",
-		PublishQoS:   "coap",
-		MaxMqueueLen: 100,
+		Heartbeat:     gateway.Duration(30 * time.Second),
+		NotifyType:    "qos",
+		SubscribeQoS:  "coap",
+		PublishQoS:    "coap",
+		MaxMqueueLen:  100,
+		AckTimeout:    gateway.Duration(2 * time.Second),
+		MaxRetransmit: 4,
 	}
 }
 
@@ -61,6 +68,10 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("publish_qos: %q is not qos0, qos1, qos2 or coap", s.PublishQoS)
 	case s.MaxMqueueLen < 1:
 		return errors.New("max_mqueue_len: must be at least 1")
+	case s.AckTimeout.D() < 10*time.Millisecond || s.AckTimeout.D() > time.Minute:
+		return errors.New("ack_timeout: must be between 10ms and 1m")
+	case s.MaxRetransmit < 0 || s.MaxRetransmit > 10:
+		return errors.New("max_retransmit: must be between 0 and 10")
 	}
 	return nil
 }
@@ -69,13 +80,8 @@ func validQoSMode(m string) bool {
 	return m == "qos0" || m == "qos1" || m == "qos2" || m == "coap"
 }
 
-// CoAP transmission parameters as EMQX uses them (emqx_coap_transport.erl): ACK_TIMEOUT 2 s,
-// MAX_RETRANSMIT 4.
-const (
-	ackTimeout    = 2 * time.Second
-	maxRetransmit = 4
-	blockTimeout  = 30 * time.Second // a block-wise transfer must finish within this
-)
+// blockTimeout bounds a block-wise transfer.
+const blockTimeout = 30 * time.Second
 
 // Protocol is the CoAP gateway.
 type Protocol struct{}
@@ -96,7 +102,8 @@ func (*Protocol) ParseSettings(raw json.RawMessage) (any, error) {
 	return gateway.DecodeSettings(raw, DefaultSettings())
 }
 
-// Serve runs go-coap's udp or dtls server on the listener's socket until ctx ends.
+// Serve runs go-coap's udp or dtls server on the listener's socket until ctx ends. The
+// heartbeat and transmission settings are read here, when the listener starts.
 func (p *Protocol) Serve(ctx context.Context, sock gateway.Socket, env *gateway.Env) error {
 	srv := newServer(ctx, env)
 	defer srv.wait()
@@ -110,7 +117,10 @@ func (p *Protocol) Serve(ctx context.Context, sock gateway.Socket, env *gateway.
 		options.WithMux(router),
 		options.WithContext(ctx),
 		options.WithBlockwise(true, blockwise.SZX1024, blockTimeout),
-		options.WithTransmission(1, ackTimeout, maxRetransmit),
+		options.WithTransmission(1, st.AckTimeout.D(), uint32(st.MaxRetransmit)),
+		// go-coap retransmits, expires exchanges and checks inactivity on this tick; its
+		// default of 4 s is too coarse for a 2 s ACK_TIMEOUT.
+		options.WithPeriodicRunner(periodic.New(ctx.Done(), min(st.AckTimeout.D()/2, 500*time.Millisecond))),
 		options.WithInactivityMonitor(idle, srv.inactive),
 		options.WithOnNewConn(srv.newConn),
 		options.WithErrors(func(err error) { env.Log().Debug("coap", "error", err) }),

@@ -550,3 +550,49 @@ func TestLibcoapBlockwiseNotification(t *testing.T) {
 		t.Fatalf("libcoap did not get the 3000-byte notification whole: %.300s", out.String())
 	}
 }
+
+// TestObserverThatNeverAcknowledgesIsDropped: CON notifications are retransmitted; an
+// observer that acknowledges none of them is dropped and the message counted as dropped.
+func TestObserverThatNeverAcknowledgesIsDropped(t *testing.T) {
+	f := setup(t, `{"notify_type":"con","ack_timeout":"50ms","max_retransmit":1}`, nil)
+	raw, err := net.Dial("udp", f.addr("udp:default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// CON GET, mid 7, token 01, Observe 0, Uri-Path "ps" "nack" (RFC 7252 §3, RFC 7641 §2).
+	raw.Write([]byte{0x41, 0x01, 0x00, 0x07, 0x01, 0x60, 0x52, 'p', 's', 0x04, 'n', 'a', 'c', 'k'})
+	buf := make([]byte, 512)
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := raw.Read(buf); err != nil || n < 4 || buf[0]>>4&0x3 != 2 || buf[1] != 0x45 { // ACK 2.05
+		t.Fatalf("registration answer % x: %v", buf[:n], err)
+	}
+	f.waitObserving(1)
+	f.mqttPub("nack", 1, "one")
+	sent := 0
+	for {
+		raw.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, err := raw.Read(buf)
+		if err != nil {
+			break // the gateway gave up
+		}
+		if n > 4 && buf[0]>>4&0x3 == 0 && buf[1] == 0x45 { // CON 2.05: the notification (again)
+			sent++
+		}
+	}
+	if sent != 2 { // the notification and one retransmission
+		t.Fatalf("notification sent %d times, want 2", sent)
+	}
+	gatewaytest.WaitFor(t, 5*time.Second, func() error {
+		st := f.m.Status()[0]
+		if st.Counters.Dropped != 1 {
+			return fmt.Errorf("dropped %d", st.Counters.Dropped)
+		}
+		for _, c := range f.m.Gateway("coap").Clients() {
+			if len(c.Subscriptions()) > 0 {
+				return errors.New("the observer is still subscribed")
+			}
+		}
+		return nil
+	})
+}
