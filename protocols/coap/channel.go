@@ -175,7 +175,7 @@ func (srv *server) handle(w mux.ResponseWriter, r *mux.Message) {
 		}
 	}
 	switch {
-	case len(req.path) >= 2 && req.path[0] == "mqtt" && req.path[1] == "connection" && len(req.path) == 2:
+	case len(req.path) == 2 && req.path[0] == "mqtt" && req.path[1] == "connection":
 		srv.connection(req)
 	case len(req.path) >= 1 && req.path[0] == "ps":
 		srv.pubsub(req)
@@ -184,14 +184,13 @@ func (srv *server) handle(w mux.ResponseWriter, r *mux.Message) {
 	}
 }
 
+// reply answers with a code and an optional text payload (EMQX's error texts).
 func reply(w mux.ResponseWriter, code codes.Code, text string) {
-	var body *bytes.Reader
-	if text != "" {
-		body = bytes.NewReader([]byte(text))
-		w.SetResponse(code, message.TextPlain, body)
+	if text == "" {
+		w.SetResponse(code, message.TextPlain, nil)
 		return
 	}
-	w.SetResponse(code, message.TextPlain, nil)
+	w.SetResponse(code, message.TextPlain, bytes.NewReader([]byte(text)))
 }
 
 // connection serves /mqtt/connection (connection mode): POST logs in and returns a token,
