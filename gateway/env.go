@@ -21,15 +21,6 @@ func (e *Env) Log() *slog.Logger { return e.log }
 // Settings returns the protocol's parsed settings (what its ParseSettings returned).
 func (e *Env) Settings() any { return e.rt.state.Load().settings }
 
-// Config returns the gateway's current configuration.
-func (e *Env) Config() Config { return e.rt.state.Load().cfg }
-
-// Listener returns the listener's current configuration.
-func (e *Env) Listener() ListenerConfig { return *e.l.cfg.Load() }
-
-// ListenerID returns "<gateway>:<type>:<name>".
-func (e *Env) ListenerID() string { return e.l.id }
-
 // IdleTimeout is how long a new connection may take to complete its protocol's login.
 func (e *Env) IdleTimeout() time.Duration {
 	if d := e.rt.state.Load().cfg.IdleTimeout.D(); d > 0 {

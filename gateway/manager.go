@@ -29,7 +29,6 @@ type Manager struct {
 
 	mu       sync.Mutex // one Apply at a time
 	gateways map[string]*Runtime
-	cur      Snapshot
 	ctx      context.Context
 	cancel   context.CancelFunc
 }
@@ -149,15 +148,7 @@ func (m *Manager) apply(_ context.Context, next Snapshot, bestEffort bool) error
 			delete(m.gateways, name)
 		}
 	}
-	m.cur = next
 	return nil
-}
-
-// Current returns the snapshot last applied.
-func (m *Manager) Current() Snapshot {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.cur
 }
 
 // Gateway returns the runtime of a loaded gateway, or nil.
