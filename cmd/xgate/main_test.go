@@ -44,7 +44,7 @@ func freePort(t *testing.T) string {
 }
 
 // TestRunSeedsServesAndStops starts the whole appliance in-process (MQTT and HTTP on free
-// loopback ports; the seeded STOMP listeners use their standard ports and are best effort),
+// loopback ports; the seeded gateway listeners use their standard ports and are best effort),
 // checks the status endpoint and the first-start defaults, and stops it like SIGTERM does.
 func TestRunSeedsServesAndStops(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
