@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"time"
 )
 
 // Client is the generic part of a gateway's ClientInfo: the fields authenticators and
@@ -23,6 +24,12 @@ type Client struct {
 	// returned by an authenticator.
 	Attrs       map[string]string `json:"attrs,omitempty"`
 	IsSuperuser bool              `json:"is_superuser"`
+	// CertCommonName and CertSubject describe a TLS client certificate, when there is one.
+	CertCommonName string `json:"cert_common_name,omitempty"`
+	CertSubject    string `json:"cert_subject,omitempty"`
+	// ExpireAt, set by an authenticator, is when the login stops being valid: the
+	// connection is closed then. Zero means never.
+	ExpireAt time.Time `json:"-"`
 }
 
 // Decision is an authenticator's or an authorization source's answer.
@@ -85,13 +92,42 @@ func (a Action) String() string {
 	return "unknown"
 }
 
-// Authorizer is the global topic rule set, applied to every gateway's clients.
-type Authorizer interface {
-	Authorize(c *Client, act Action, topic string) bool
+// Request is one publish or subscribe to authorize. For a subscribe, Topic is the filter
+// and QoS the requested maximum.
+type Request struct {
+	Action Action
+	Topic  string
+	QoS    byte
+	Retain bool
 }
 
-// AllowAll is the authorizer used when no rules are configured.
+// Source is one authorization source (the rule list, an HTTP server): Allow, Deny, or
+// Ignore to let the next source decide. Index is the deciding rule's position when the
+// source has rules, else -1.
+type Source interface {
+	Check(ctx context.Context, c *Client, r Request) (d Decision, index int, err error)
+}
+
+// Verdict is the authorization answer for one request.
+type Verdict struct {
+	Allowed bool
+	// Disconnect asks the gateway to close the client after a denial (deny_action).
+	Disconnect bool
+	// Source names what decided ("rules", "http", "no_match", "superuser"); Rule is the
+	// deciding rule's position in the rule list, -1 when no rule decided.
+	Source string
+	Rule   int
+}
+
+// Authorizer is the global authorization, applied to every gateway's clients.
+type Authorizer interface {
+	Authorize(ctx context.Context, c *Client, r Request) Verdict
+}
+
+// AllowAll is the authorizer used when none is configured.
 type AllowAll struct{}
 
 // Authorize allows everything.
-func (AllowAll) Authorize(*Client, Action, string) bool { return true }
+func (AllowAll) Authorize(context.Context, *Client, Request) Verdict {
+	return Verdict{Allowed: true, Source: "no_match", Rule: -1}
+}

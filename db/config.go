@@ -208,8 +208,8 @@ func load(ctx context.Context, q queryer) (rows, error) {
 	return r, nil
 }
 
-func scanEach(ctx context.Context, q queryer, query string, each func(scan func(...any) error) error) error {
-	rs, err := q.QueryContext(ctx, query)
+func scanEach(ctx context.Context, q queryer, query string, each func(scan func(...any) error) error, args ...any) error {
+	rs, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}

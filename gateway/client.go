@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -24,6 +25,7 @@ type Client struct {
 	mu      sync.Mutex
 	subs    map[*Subscription]struct{}
 	stopped bool
+	expiry  *time.Timer // ends the client at its authentication's expire_at
 }
 
 // Info returns the client's ClientInfo as established at login.
@@ -41,8 +43,8 @@ func (c *Client) Publish(m Message) error {
 	if !ValidTopic(m.Topic) {
 		return fmt.Errorf("publish %s: %w", m.Topic, ErrInvalidTopic)
 	}
-	if !c.authorize(authn.Publish, m.Topic) {
-		return ErrNotAuthorized
+	if err := c.authorize(authn.Request{Action: authn.Publish, Topic: m.Topic, QoS: m.QoS, Retain: m.Retain}); err != nil {
+		return err
 	}
 	m.Topic = Mount(c.info.Mountpoint, m.Topic)
 	if strings.HasPrefix(m.Topic, "$") {
@@ -84,8 +86,8 @@ func (c *Client) Subscribe(filter string, qos byte, deliver func(Message) bool) 
 		return nil, ErrNotLoggedIn
 	}
 	c.rt.hooks.fire(Event{Type: ClientSubscribe, Client: c.info, Topic: filter, QoS: qos})
-	if !c.authorize(authn.Subscribe, filter) {
-		return nil, ErrNotAuthorized
+	if err := c.authorize(authn.Request{Action: authn.Subscribe, Topic: filter, QoS: qos}); err != nil {
+		return nil, err
 	}
 	mp := c.info.Mountpoint
 	rt, l := c.rt, c.l
@@ -171,6 +173,9 @@ func (c *Client) Logout(reason error) {
 	c.stopped = true
 	subs := c.subs
 	c.subs = nil
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
 	c.mu.Unlock()
 	for s := range subs {
 		s.once.Do(s.cancel)
@@ -194,13 +199,30 @@ func (c *Client) isStopped() bool {
 	return c.stopped
 }
 
-func (c *Client) authorize(act authn.Action, topic string) bool {
-	ok := c.info.IsSuperuser || c.rt.authorizer.Authorize(&c.info.Client, act, topic)
-	if c.rt.hooks.has(ClientAuthorize) {
-		c.rt.hooks.fire(Event{Type: ClientAuthorize, Client: c.info, Topic: topic, Allowed: ok, Reason: act.String()})
+// authorize asks the global authorizer (superusers bypass it) and fires client.authorize.
+// The error is nil, ErrNotAuthorized or ErrDenyDisconnect.
+func (c *Client) authorize(r authn.Request) error {
+	v := authn.Verdict{Allowed: true, Source: "superuser", Rule: -1}
+	if !c.info.IsSuperuser {
+		ctx, cancel := context.WithTimeout(context.Background(), authorizeTimeout)
+		v = c.rt.authorizer.Authorize(ctx, &c.info.Client, r)
+		cancel()
 	}
-	return ok
+	if c.rt.hooks.has(ClientAuthorize) {
+		c.rt.hooks.fire(Event{Type: ClientAuthorize, Client: c.info, Topic: r.Topic, QoS: r.QoS,
+			Allowed: v.Allowed, Reason: r.Action.String() + " by " + v.Source})
+	}
+	switch {
+	case v.Allowed:
+		return nil
+	case v.Disconnect:
+		return ErrDenyDisconnect
+	}
+	return ErrNotAuthorized
 }
+
+// authorizeTimeout bounds one authorization, whatever its sources' own timeouts.
+const authorizeTimeout = 10 * time.Second
 
 // registry maps clientids to the logged-in clients of one gateway.
 type registry struct {

@@ -80,6 +80,10 @@ func (e *Env) Override(ci *ClientInfo, vars func(name string) (string, bool)) {
 // calls it; a protocol calls it alone to re-authenticate a client that resumes a session it
 // still holds (MQTT-SN CleanSession=0).
 func (e *Env) Authenticate(ctx context.Context, ci *ClientInfo) error {
+	return e.authenticate(ctx, ci, true)
+}
+
+func (e *Env) authenticate(ctx context.Context, ci *ClientInfo, withAuthn bool) error {
 	rt, l := e.rt, e.l
 	if l.stopping.Load() {
 		return ErrShutdown
@@ -91,6 +95,9 @@ func (e *Env) Authenticate(ctx context.Context, ci *ClientInfo) error {
 	}
 	ci.ConnectedAt = time.Now()
 	rt.hooks.fire(Event{Type: ClientConnect, Client: *ci})
+	if !withAuthn {
+		return nil
+	}
 	err := (*l.chain.Load()).Authenticate(ctx, &ci.Client)
 	rt.hooks.fire(Event{Type: ClientAuthenticate, Client: *ci, Allowed: err == nil})
 	if err != nil {
@@ -105,7 +112,18 @@ func (e *Env) Authenticate(ctx context.Context, ci *ClientInfo) error {
 // (other gateways are separate namespaces). The returned error is the authentication
 // failure (authn.ErrNotAuthorized, ...) or ErrShutdown.
 func (e *Env) Login(ctx context.Context, ci *ClientInfo, s Session) (*Client, error) {
-	if err := e.Authenticate(ctx, ci); err != nil {
+	return e.login(ctx, ci, s, true)
+}
+
+// LoginAnonymous is Login without authentication, for a protocol mode that has no
+// credentials to check (CoAP connectionless requests without username and password, as
+// EMQX). Authorization applies as to every client.
+func (e *Env) LoginAnonymous(ctx context.Context, ci *ClientInfo, s Session) (*Client, error) {
+	return e.login(ctx, ci, s, false)
+}
+
+func (e *Env) login(ctx context.Context, ci *ClientInfo, s Session, withAuthn bool) (*Client, error) {
+	if err := e.authenticate(ctx, ci, withAuthn); err != nil {
 		return nil, err
 	}
 	rt, l := e.rt, e.l
@@ -126,6 +144,14 @@ func (e *Env) Login(ctx context.Context, ci *ClientInfo, s Session) (*Client, er
 	rt.hooks.fire(Event{Type: ClientConnected, Client: c.info})
 	rt.hooks.fire(Event{Type: SessionCreated, Client: c.info})
 	rt.sysEvent(c.info, "connected", "")
+	if !ci.ExpireAt.IsZero() {
+		c.mu.Lock()
+		c.expiry = time.AfterFunc(time.Until(ci.ExpireAt), func() {
+			c.s.Kick(ErrExpired)
+			c.Logout(ErrExpired)
+		})
+		c.mu.Unlock()
+	}
 	e.log.Debug("client logged in", "clientid", ci.ClientID, "username", ci.Username, "peer", ci.Peer)
 	return c, nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"time"
 
@@ -96,6 +97,11 @@ var (
 	ErrShutdown = errors.New("server shutdown")
 	// ErrNotAuthorized is an authorization refusal of a publish or subscribe.
 	ErrNotAuthorized = errors.New("not authorized")
+	// ErrDenyDisconnect is a refusal after which the protocol must disconnect the client
+	// (authorization deny_action = disconnect). It is also an ErrNotAuthorized.
+	ErrDenyDisconnect = fmt.Errorf("%w, disconnecting (deny_action)", ErrNotAuthorized)
+	// ErrExpired ends a client whose authentication expired (the authenticator's expire_at).
+	ErrExpired = errors.New("expired")
 	// ErrInvalidTopic is a publish to an empty topic or one with wildcards.
 	ErrInvalidTopic = errors.New("invalid topic")
 	// ErrNotLoggedIn is returned for publish or subscribe before a successful Login.

@@ -99,8 +99,24 @@ func (l *listener) warnRefused(msg string, args ...any) {
 	l.env.log.Warn(msg, args...)
 }
 
-// AuthenticatorFactory builds an authenticator from its stored JSON configuration.
-type AuthenticatorFactory func(raw json.RawMessage) (authn.Authenticator, error)
+// AuthenticatorFactory builds an authenticator from its stored JSON configuration. ref
+// names it, so that built-in users can be looked up by the authenticator they belong to. A
+// nil authenticator without error is a disabled one: the listener has none.
+type AuthenticatorFactory func(ref AuthnRef, raw json.RawMessage) (authn.Authenticator, error)
+
+// AuthnRef names an authenticator: a gateway's (Listener "") or one listener's (Listener
+// "<type>:<name>", the listener's Key).
+type AuthnRef struct {
+	Gateway  string
+	Listener string
+}
+
+func (r AuthnRef) String() string {
+	if r.Listener == "" {
+		return r.Gateway
+	}
+	return r.Gateway + ":" + r.Listener
+}
 
 // plan is a prepared change of one gateway: everything that could fail has been done.
 type plan struct {
@@ -137,7 +153,7 @@ func (rt *Runtime) prepare(next Config, bestEffort bool) (p *plan, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: %w", rt.name, err)
 	}
-	gwChain, err := rt.buildChain(next.Authentication)
+	gwChain, err := rt.buildChain(AuthnRef{Gateway: rt.name}, next.Authentication)
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: authentication: %w", rt.name, err)
 	}
@@ -219,14 +235,14 @@ func (rt *Runtime) prepareListener(lc ListenerConfig, gwChain authn.Chain) (*rec
 	case !lc.EnableAuthn:
 		rc.chain = nil
 	case len(bytes.TrimSpace(lc.Authentication)) > 0 && string(bytes.TrimSpace(lc.Authentication)) != "null":
-		if rc.chain, err = rt.buildChain(lc.Authentication); err != nil {
+		if rc.chain, err = rt.buildChain(AuthnRef{Gateway: rt.name, Listener: lc.Key()}, lc.Authentication); err != nil {
 			return nil, fmt.Errorf("authentication: %w", err)
 		}
 	}
 	return rc, nil
 }
 
-func (rt *Runtime) buildChain(raw json.RawMessage) (authn.Chain, error) {
+func (rt *Runtime) buildChain(ref AuthnRef, raw json.RawMessage) (authn.Chain, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
@@ -234,8 +250,8 @@ func (rt *Runtime) buildChain(raw json.RawMessage) (authn.Chain, error) {
 	if rt.newAuthn == nil {
 		return nil, errors.New("authenticators are not available in this build")
 	}
-	a, err := rt.newAuthn(raw)
-	if err != nil {
+	a, err := rt.newAuthn(ref, raw)
+	if err != nil || a == nil { // nil: a disabled authenticator
 		return nil, err
 	}
 	return authn.Chain{a}, nil

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -288,4 +289,35 @@ func ServeStream(ctx context.Context, ln net.Listener, newConn func(net.Conn) St
 		return nil
 	}
 	return err
+}
+
+// PeerCertificate returns the client certificate of a TLS or DTLS connection, or nil. For
+// TLS it is known once the handshake is done (by the first read).
+func PeerCertificate(c net.Conn) *x509.Certificate {
+	switch v := c.(type) {
+	case *countedConn:
+		return PeerCertificate(v.Conn)
+	case *tls.Conn:
+		if certs := v.ConnectionState().PeerCertificates; len(certs) > 0 {
+			return certs[0]
+		}
+	case *dtls.Conn:
+		st, ok := v.ConnectionState()
+		if ok && len(st.PeerCertificates) > 0 {
+			cert, err := x509.ParseCertificate(st.PeerCertificates[0])
+			if err == nil {
+				return cert
+			}
+		}
+	}
+	return nil
+}
+
+// SetPeerCertificate fills ci's certificate fields (EMQX's cn and dn) from cert.
+func (ci *ClientInfo) SetPeerCertificate(cert *x509.Certificate) {
+	if cert == nil {
+		return
+	}
+	ci.CertCommonName = cert.Subject.CommonName
+	ci.CertSubject = cert.Subject.String()
 }

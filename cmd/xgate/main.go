@@ -112,7 +112,13 @@ func run(ctx context.Context, o options) error {
 	}
 	defer broker.Close()
 
-	mgr := gateway.NewManager(log, []gateway.Protocol{stomp.New(), mqttsn.New(), coap.New()}, gateway.Deps{Broker: broker, Node: node})
+	acc, err := newAccess(ctx, store, log)
+	if err != nil {
+		return err
+	}
+	broker.SetAuthorizer(acc.authz)
+	mgr := gateway.NewManager(log, []gateway.Protocol{stomp.New(), mqttsn.New(), coap.New()},
+		gateway.Deps{Broker: broker, Node: node, Authorizer: acc.authz, Authn: acc.authenticator})
 	snap, err := store.Snapshot(ctx)
 	if err != nil {
 		return err

@@ -237,6 +237,21 @@ func (srv *server) connection(req *request) {
 	}
 }
 
+// disconnectIfDenied ends the channel after a refusal with deny_action = disconnect: its
+// client is logged out (a connection-mode token stops working) and the peer's next request
+// starts a new channel.
+func (srv *server) disconnectIfDenied(ch *channel, cc *udpclient.Conn, err error) {
+	if !errors.Is(err, gateway.ErrDenyDisconnect) {
+		return
+	}
+	ch.end(err)
+	srv.mu.Lock()
+	if srv.channels[cc] == ch {
+		delete(srv.channels, cc)
+	}
+	srv.mu.Unlock()
+}
+
 // connected checks the clientid and token of a connection-mode request and returns the
 // client's channel; a valid pair from another address takes the channel over (NAT
 // rebinding). On failure it has answered the request.
@@ -291,7 +306,8 @@ func (ch *channel) loggedIn() bool {
 	return ch.client != nil
 }
 
-// login authenticates and registers the channel's client.
+// login authenticates and registers the channel's client. Connectionless requests without
+// credentials skip authentication (as EMQX); authorization still applies to them.
 func (ch *channel) login(req *request, clientID string) error {
 	ci := &gateway.ClientInfo{}
 	ci.ClientID = clientID
@@ -300,7 +316,11 @@ func (ch *channel) login(req *request, clientID string) error {
 	ci.Peer = gateway.AddrPort(req.cc.RemoteAddr())
 	ci.Protocol, ci.ProtoName, ci.ProtoVer = "coap", "CoAP", "1"
 	ci.Keepalive = int(req.st.Heartbeat.D().Seconds() / 2) // EMQX reports heartbeat/2
-	c, err := ch.srv.env.Login(ch.srv.ctx, ci, ch)
+	login := ch.srv.env.Login
+	if !req.st.ConnectionRequired && ci.Username == "" && len(ci.Password) == 0 {
+		login = ch.srv.env.LoginAnonymous
+	}
+	c, err := login(ch.srv.ctx, ci, ch)
 	if err != nil {
 		return err
 	}
@@ -415,6 +435,7 @@ func (ch *channel) publish(req *request, topic string) {
 		reply(req.w, codes.Changed, "")
 	case errors.Is(err, gateway.ErrNotAuthorized):
 		reply(req.w, codes.Unauthorized, "")
+		ch.srv.disconnectIfDenied(ch, req.cc, err)
 	case errors.Is(err, gateway.ErrInvalidTopic):
 		reply(req.w, codes.BadRequest, "invalid topic")
 	default:
@@ -443,6 +464,7 @@ func (ch *channel) observe(req *request, filter string) {
 		switch {
 		case errors.Is(err, gateway.ErrNotAuthorized):
 			reply(req.w, codes.Unauthorized, "")
+			ch.srv.disconnectIfDenied(ch, req.cc, err)
 			return
 		case err != nil:
 			reply(req.w, codes.BadRequest, "invalid topic")

@@ -103,11 +103,11 @@ type rules struct {
 	calls []string
 }
 
-func (r *rules) Authorize(c *authn.Client, act authn.Action, topic string) bool {
+func (r *rules) Authorize(_ context.Context, c *authn.Client, req authn.Request) authn.Verdict {
 	r.mu.Lock()
-	r.calls = append(r.calls, act.String()+" "+topic)
+	r.calls = append(r.calls, req.Action.String()+" "+req.Topic)
 	r.mu.Unlock()
-	return !strings.HasPrefix(topic, "secret/") || c.Attrs["role"] == "admin"
+	return authn.Verdict{Allowed: !strings.HasPrefix(req.Topic, "secret/") || c.Attrs["role"] == "admin"}
 }
 
 func (r *rules) called(s string) bool {
@@ -211,4 +211,6 @@ func TestAuthorizer(t *testing.T) {
 
 type denyAll struct{}
 
-func (denyAll) Authorize(*authn.Client, authn.Action, string) bool { return false }
+func (denyAll) Authorize(context.Context, *authn.Client, authn.Request) authn.Verdict {
+	return authn.Verdict{}
+}

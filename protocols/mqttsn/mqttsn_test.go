@@ -269,8 +269,8 @@ func TestQoSMinusOneWithoutConnect(t *testing.T) {
 
 type denyPrefix string
 
-func (d denyPrefix) Authorize(_ *authn.Client, _ authn.Action, topic string) bool {
-	return !strings.HasPrefix(topic, string(d))
+func (d denyPrefix) Authorize(_ context.Context, _ *authn.Client, r authn.Request) authn.Verdict {
+	return authn.Verdict{Allowed: !strings.HasPrefix(r.Topic, string(d))}
 }
 
 func TestAuthorizationApplies(t *testing.T) {
@@ -700,7 +700,9 @@ func TestAuthenticationFromClientInfoOverride(t *testing.T) {
 		c.Authentication = []byte(`{"mechanism":"test"}`)
 		c.ClientInfoOverride = &gateway.ClientInfoOverride{Username: "${ClientInfo.clientid}"}
 	}, func(d *gateway.Deps) {
-		d.Authn = func(json.RawMessage) (authn.Authenticator, error) { return refuseUser("intruder"), nil }
+		d.Authn = func(gateway.AuthnRef, json.RawMessage) (authn.Authenticator, error) {
+			return refuseUser("intruder"), nil
+		}
 	})
 	msgs := f.mqttSub("#")
 	ok := f.dial()

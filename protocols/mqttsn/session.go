@@ -123,6 +123,7 @@ type session struct {
 	nextMsgID   uint16
 	awaitingRel map[uint16]bool
 	timers      map[timerKind]*time.Timer
+	denied      bool // a publish or subscribe was refused with deny_action = disconnect
 }
 
 func newSession(srv *server, l link) *session {
@@ -307,6 +308,16 @@ func (s *session) onPacket(p *Packet, l link) {
 			return // a lost session answers nothing until the client CONNECTs again
 		}
 	}
+	s.dispatch(p)
+	if s.denied && s.state != stateClosed {
+		// deny_action = disconnect: the refusal was answered; now the client goes.
+		s.send(&Packet{Type: Disconnect})
+		s.end(gateway.ErrDenyDisconnect, false)
+	}
+}
+
+// dispatch handles a packet of a connected (or lost) session.
+func (s *session) dispatch(p *Packet) {
 	switch p.Type {
 	case Connect:
 		s.connect(p)
@@ -700,6 +711,7 @@ func (s *session) publish(topic string, payload []byte, qos int8, retain bool) R
 	case err == nil:
 		return Accepted
 	case errors.Is(err, gateway.ErrNotAuthorized):
+		s.denied = errors.Is(err, gateway.ErrDenyDisconnect)
 		return NotAuthorized
 	case errors.Is(err, gateway.ErrInvalidTopic):
 		return NotSupported
@@ -778,6 +790,7 @@ func (s *session) onSubscribe(p *Packet) {
 	sub, err := s.client.Subscribe(filter, qos, s.deliver)
 	switch {
 	case errors.Is(err, gateway.ErrNotAuthorized):
+		s.denied = errors.Is(err, gateway.ErrDenyDisconnect)
 		reply(0, NotAuthorized)
 		return
 	case err != nil:

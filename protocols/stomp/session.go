@@ -262,6 +262,7 @@ func (s *session) connect(ctx context.Context, f *Frame, hb chan<- time.Duration
 
 	ci := &gateway.ClientInfo{}
 	ci.Peer = s.info.Peer
+	ci.SetPeerCertificate(gateway.PeerCertificate(s.conn))
 	ci.Protocol, ci.ProtoName, ci.ProtoVer = "stomp", "STOMP", version
 	ci.Username = f.Value("login")
 	ci.Password = []byte(f.Value("passcode"))
