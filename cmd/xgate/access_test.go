@@ -117,6 +117,20 @@ func (a *appliance) setRules(noMatch, denyAction string, ruleJSON ...string) {
 	}
 }
 
+// sawEvent reports whether a recorded hook event of type typ satisfies match.
+func (a *appliance) sawEvent(typ gateway.EventType, match func(gateway.Event) bool) bool {
+	for {
+		select {
+		case e := <-a.events:
+			if e.Type == typ && match(e) {
+				return true
+			}
+		default:
+			return false
+		}
+	}
+}
+
 // stompConn is a raw STOMP connection.
 type stompConn struct {
 	t   *testing.T
@@ -307,6 +321,23 @@ func TestStompRulesApplyLive(t *testing.T) {
 	s.send("SEND\ndestination:secret/x\nreceipt:r3\n\nroot\x00")
 	wantCommand(t, s.next(), "RECEIPT", "")
 
+	// The embedded MQTT listener obeys the same rules (no username: the deny rule for dev1
+	// does not apply, a rule for everyone does).
+	app.setRules("allow", "ignore", `{"permission":"deny","action":"publish","topics":["secret/#"]}`)
+	gatewaytest.MQTTPublish(t, gatewaytest.MQTTClient(t, app.mqttAddr, "mqtt-pub"), "secret/mqtt", 0, "no")
+	gatewaytest.MQTTPublish(t, gatewaytest.MQTTClient(t, app.mqttAddr, "mqtt-pub2"), "open/mqtt", 1, "yes")
+	for m := gatewaytest.MQTTReceive(t, msgs); m.Topic() != "open/mqtt"; m = gatewaytest.MQTTReceive(t, msgs) {
+		if m.Topic() == "secret/mqtt" {
+			t.Fatal("an MQTT publish to a denied topic was delivered")
+		}
+	}
+	if !app.sawEvent(gateway.ClientAuthorize, func(e gateway.Event) bool { return e.Topic == "secret/x" && !e.Allowed }) {
+		t.Error("no client.authorize event for the denied SEND")
+	}
+	if !app.sawEvent(gateway.ClientAuthenticate, func(e gateway.Event) bool { return e.Client.Username == "dev1" && e.Allowed }) {
+		t.Error("no client.authenticate event for dev1")
+	}
+
 	// Rules removed: allowed again.
 	app.setRules("allow", "ignore")
 	s, _ = stompLogin(t, addr, "dev1", "pw")
@@ -327,12 +358,15 @@ func TestHTTPAuthenticatorSlowAndExpiring(t *testing.T) {
 			fmt.Fprint(w, `{"result":`)
 		case "brief":
 			fmt.Fprintf(w, `{"result":"allow","expire_at":%d}`, time.Now().Add(time.Second).Unix()+1)
+		case "tenant":
+			fmt.Fprint(w, `{"result":"allow","client_attrs":{"tenant":"acme"}}`)
 		default:
 			w.WriteHeader(http.StatusNoContent)
 		}
 	}))
 	t.Cleanup(httpAuth.Close)
 	gw := stompGateway(gatewaytest.Listener(gateway.TCP, "default"))
+	gw.Mountpoint = "${client_attrs.tenant}/"
 	gw.Authentication = json.RawMessage(`{"mechanism":"password_based","backend":"http","method":"get",
 		"url":"` + httpAuth.URL + `/auth?u=${username}","request_timeout":"2s"}`)
 	app := startAppliance(t, gateway.Snapshot{Gateways: []gateway.Config{gw}})
@@ -358,7 +392,16 @@ func TestHTTPAuthenticatorSlowAndExpiring(t *testing.T) {
 	_, f = stompLogin(t, addr, "garbage", "x")
 	wantCommand(t, f, "ERROR", "Login Failed: not_authorized")
 
-	s, f := stompLogin(t, addr, "brief", "x")
+	// client_attrs from the authenticator feed the mountpoint.
+	msgs := gatewaytest.MQTTSubscribe(t, gatewaytest.MQTTClient(t, app.mqttAddr, "watcher"), "#", 0)
+	s, f := stompLogin(t, addr, "tenant", "x")
+	wantCommand(t, f, "CONNECTED", "")
+	s.send("SEND\ndestination:t/1\n\nhello\x00")
+	if m := gatewaytest.MQTTReceive(t, msgs); m.Topic() != "acme/t/1" {
+		t.Fatalf("published to %s, want acme/t/1", m.Topic())
+	}
+
+	s, f = stompLogin(t, addr, "brief", "x")
 	wantCommand(t, f, "CONNECTED", "")
 	f = s.next()
 	wantCommand(t, f, "ERROR", "")
