@@ -1,5 +1,6 @@
 // Package web serves xgate's HTTP surface: the JSON API under /api/v5 (EMQX-shaped paths)
-// and, later, the dashboard.
+// and, later, the dashboard. Both change the configuration through the same steps:
+// validate, store in one SQLite transaction, apply to the running gateways, commit.
 package web
 
 import (
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/xgate/xgate/db"
+	"github.com/xgate/xgate/gateway"
 )
 
 // Deps are what the HTTP handlers use.
@@ -18,12 +22,23 @@ type Deps struct {
 	Log     *slog.Logger
 	Node    string
 	Version string
+
+	Store   *db.DB
+	Manager *gateway.Manager
+	Access  *Access
+
+	// AdminPassword is the first admin's password on a fresh database (XGATE_ADMIN_PASSWORD);
+	// empty means EMQX's default "public", with a warning.
+	AdminPassword string
+	// TokenTTL is how long a login token is valid (EMQX: 60 minutes).
+	TokenTTL time.Duration
 }
 
 // Server is the HTTP server.
 type Server struct {
 	app  *fiber.App
 	deps Deps
+	key  []byte // JWT signing key
 	ln   net.Listener
 	done chan error
 }
@@ -37,21 +52,40 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 
-// New builds the HTTP app.
-func New(deps Deps) *Server {
+// New builds the HTTP app: it loads (or, on the first start, creates) the token signing
+// key and the first admin user.
+func New(ctx context.Context, deps Deps) (*Server, error) {
+	if deps.TokenTTL <= 0 {
+		deps.TokenTTL = 60 * time.Minute
+	}
 	s := &Server{deps: deps}
+	var err error
+	if s.key, err = signingKey(ctx, deps.Store); err != nil {
+		return nil, fmt.Errorf("web: signing key: %w", err)
+	}
+	if err := s.ensureAdmin(ctx); err != nil {
+		return nil, fmt.Errorf("web: first admin: %w", err)
+	}
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,
 		ReadTimeout:           30 * time.Second,
 		IdleTimeout:           60 * time.Second,
+		BodyLimit:             64 << 20, // user imports
 	})
 	api := s.app.Group("/api/v5")
 	api.Get("/status", s.status)
+	api.Post("/login", s.login)
+	protected := api.Group("", s.requireAuth)
+	s.adminRoutes(protected)
+	s.gatewayRoutes(protected)
+	s.clientRoutes(protected)
+	s.authzRoutes(protected)
+	s.eventRoutes(protected)
 	s.app.Use(func(c *fiber.Ctx) error {
 		return &APIError{Status: fiber.StatusNotFound, Code: "NOT_FOUND", Message: "no such path: " + c.Path()}
 	})
-	return s
+	return s, nil
 }
 
 // App exposes the fiber app for handler tests (app.Test).

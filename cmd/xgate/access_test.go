@@ -27,6 +27,7 @@ import (
 	"github.com/xgate/xgate/protocols/coap"
 	"github.com/xgate/xgate/protocols/mqttsn"
 	"github.com/xgate/xgate/protocols/stomp"
+	"github.com/xgate/xgate/web"
 )
 
 // appliance is the wiring of run() on loopback ports: a real SQLite file, the embedded
@@ -35,7 +36,7 @@ import (
 type appliance struct {
 	t        *testing.T
 	store    *db.DB
-	acc      *access
+	acc      *web.Access
 	mgr      *gateway.Manager
 	mqttAddr string
 	events   chan gateway.Event
@@ -51,11 +52,11 @@ func startAppliance(t *testing.T, snap gateway.Snapshot) *appliance {
 	}
 	t.Cleanup(func() { store.Close() })
 	broker, mqttAddr := gatewaytest.StartBroker(t)
-	acc, err := newAccess(ctx, store, log)
+	acc, err := web.NewAccess(ctx, store, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	broker.SetAuthorizer(acc.authz)
+	broker.SetAuthorizer(acc.Authz)
 	a := &appliance{t: t, store: store, acc: acc, mqttAddr: mqttAddr, events: make(chan gateway.Event, 1000)}
 	record := func(e gateway.Event) {
 		select {
@@ -65,7 +66,7 @@ func startAppliance(t *testing.T, snap gateway.Snapshot) *appliance {
 	}
 	hooks := gateway.Hooks{OnClientAuthenticate: []func(gateway.Event){record}, OnClientAuthorize: []func(gateway.Event){record}}
 	a.mgr = gateway.NewManager(log, []gateway.Protocol{stomp.New(), mqttsn.New(), coap.New()},
-		gateway.Deps{Broker: broker, Node: "xgate@test", Authorizer: acc.authz, Authn: acc.authenticator, Hooks: &hooks})
+		gateway.Deps{Broker: broker, Node: "xgate@test", Authorizer: acc.Authz, Authn: acc.Authenticator, Hooks: &hooks})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -111,7 +112,7 @@ func (a *appliance) setRules(noMatch, denyAction string, ruleJSON ...string) {
 			c.Rules = append(c.Rules, db.StoredRule{Rule: json.RawMessage(r)})
 		}
 		return nil
-	}, a.acc.applyAuthz)
+	}, a.acc.ApplyAuthz)
 	if err != nil {
 		a.t.Fatal(err)
 	}

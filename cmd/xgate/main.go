@@ -112,13 +112,13 @@ func run(ctx context.Context, o options) error {
 	}
 	defer broker.Close()
 
-	acc, err := newAccess(ctx, store, log)
+	access, err := web.NewAccess(ctx, store, log)
 	if err != nil {
 		return err
 	}
-	broker.SetAuthorizer(acc.authz)
+	broker.SetAuthorizer(access.Authz)
 	mgr := gateway.NewManager(log, []gateway.Protocol{stomp.New(), mqttsn.New(), coap.New()},
-		gateway.Deps{Broker: broker, Node: node, Authorizer: acc.authz, Authn: acc.authenticator})
+		gateway.Deps{Broker: broker, Node: node, Authorizer: access.Authz, Authn: access.Authenticator})
 	snap, err := store.Snapshot(ctx)
 	if err != nil {
 		return err
@@ -127,7 +127,12 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	srv := web.New(web.Deps{Log: log, Node: node, Version: version})
+	srv, err := web.New(ctx, web.Deps{Log: log, Node: node, Version: version, Store: store, Manager: mgr,
+		Access: access, AdminPassword: os.Getenv("XGATE_ADMIN_PASSWORD")})
+	if err != nil {
+		mgr.Stop(context.Background())
+		return err
+	}
 	if err := srv.Listen(o.httpBind); err != nil {
 		mgr.Stop(context.Background())
 		return err

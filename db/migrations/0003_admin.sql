@@ -1,0 +1,17 @@
+-- 0003: dashboard/API access: tokens revoked by logout (until they expire anyway) and API
+-- keys for scripts. Admin users are the admins table of 0001.
+
+CREATE TABLE revoked_tokens (
+	jti        TEXT PRIMARY KEY,
+	expires_at INTEGER NOT NULL -- Unix seconds; rows past it are pruned
+) STRICT;
+
+CREATE TABLE api_keys (
+	name        TEXT PRIMARY KEY,
+	api_key     TEXT NOT NULL UNIQUE,
+	secret_hash TEXT NOT NULL, -- bcrypt
+	enable      INTEGER NOT NULL DEFAULT 1,
+	expired_at  INTEGER,       -- Unix seconds; NULL = never
+	description TEXT NOT NULL DEFAULT '',
+	created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+) STRICT;

@@ -1,0 +1,6 @@
+package web
+
+import "github.com/gofiber/fiber/v2"
+
+// gatewayRoutes registers the routes of this file under the authenticated /api/v5 group.
+func (s *Server) gatewayRoutes(r fiber.Router) {}
