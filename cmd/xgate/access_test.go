@@ -481,12 +481,18 @@ func TestMQTTSNCredentialsFromOverride(t *testing.T) {
 	if rc := dialSN(t, addr).connect("intruder"); rc != mqttsn.NotAuthorized {
 		t.Fatalf("unknown client: rc %v", rc)
 	}
-	app.setRules("allow", "disconnect",
-		`{"permission":"deny","action":"subscribe","topics":["admin/#"]}`)
+	app.setRules("allow", "ignore", `{"permission":"deny","action":"publish","topics":["ad"]}`)
 	s := dialSN(t, addr)
 	if rc := s.connect("sensor1"); rc != mqttsn.Accepted {
 		t.Fatalf("sensor1: rc %v", rc)
 	}
+	// A QoS 1 publish to the short topic "ad" is refused; the session stays.
+	s.send(&mqttsn.Packet{Type: mqttsn.Publish, Flags: mqttsn.Flags{QoS: 1, TopicIDType: 2}, TopicID: 'a'<<8 | 'd', MsgID: 7, Data: []byte("x")})
+	if rc := s.expect(mqttsn.Puback).ReturnCode; rc != mqttsn.NotAuthorized {
+		t.Fatalf("denied publish: rc %v", rc)
+	}
+	app.setRules("allow", "disconnect",
+		`{"permission":"deny","action":"subscribe","topics":["admin/#"]}`)
 	s.send(&mqttsn.Packet{Type: mqttsn.Subscribe, MsgID: 1, TopicName: "ok/1"})
 	if rc := s.expect(mqttsn.Suback).ReturnCode; rc != mqttsn.Accepted {
 		t.Fatalf("allowed subscribe: rc %v", rc)
@@ -554,6 +560,24 @@ func TestCoAPCredentialsFromQuery(t *testing.T) {
 	}
 	if code, _ := coapPost(t, c, "/ps/locked/1", "c=d1", "t="+token); code != codes.Unauthorized {
 		t.Fatalf("denied publish: %v", code)
+	}
+	// Observing a denied filter is refused too.
+	app.setRules("allow", "ignore", `{"permission":"deny","action":"all","topics":["locked/#"]}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := c.NewGetRequest(ctx, "/ps/locked/1",
+		message.Option{ID: message.URIQuery, Value: []byte("c=d1")}, message.Option{ID: message.URIQuery, Value: []byte("t=" + token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetObserve(0)
+	req.SetToken([]byte{1, 2, 3, 4})
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Code() != codes.Unauthorized {
+		t.Fatalf("denied observe: %v", resp.Code())
 	}
 
 	// Connectionless (the default mode) on the same gateway.
