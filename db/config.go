@@ -318,12 +318,15 @@ func (d *DB) Snapshot(ctx context.Context) (gateway.Snapshot, error) {
 //
 // After a successful Commit(next), Snapshot returns Normalize(next).
 func (d *DB) Commit(ctx context.Context, next gateway.Snapshot, apply func(ctx context.Context, s gateway.Snapshot) error) error {
+	return d.CommitEdit(ctx, func(s *gateway.Snapshot) error { *s = next; return nil }, apply)
+}
+
+// CommitEdit is Commit of edit's change to the stored snapshot: edit runs under the same
+// lock and transaction as the write, so two concurrent changes cannot undo each other. An
+// error from edit is returned unchanged and nothing is stored.
+func (d *DB) CommitEdit(ctx context.Context, edit func(*gateway.Snapshot) error, apply func(ctx context.Context, s gateway.Snapshot) error) error {
 	if apply == nil {
 		return errors.New("commit: apply must not be nil")
-	}
-	want, err := encode(next)
-	if err != nil {
-		return err
 	}
 	if err := d.lock(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -349,6 +352,20 @@ func (d *DB) Commit(ctx context.Context, next gateway.Snapshot, apply func(ctx c
 	if err != nil {
 		rollback()
 		return fmt.Errorf("commit: %w", err)
+	}
+	next, err := have.decode() // edit's own copy
+	if err != nil {
+		rollback()
+		return fmt.Errorf("commit: %w", err)
+	}
+	if err := edit(&next); err != nil {
+		rollback()
+		return err
+	}
+	want, err := encode(next)
+	if err != nil {
+		rollback()
+		return err
 	}
 	if err := write(ctx, tx, have, want); err != nil {
 		rollback()

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xgate/xgate/authn"
@@ -22,6 +23,11 @@ type Client struct {
 	s    Session
 	info ClientInfo // fixed at login
 
+	// Per-client message counts, counted where the gateway's and listener's are.
+	messagesIn  atomic.Int64
+	messagesOut atomic.Int64
+	dropped     atomic.Int64
+
 	mu      sync.Mutex
 	subs    map[*Subscription]struct{}
 	stopped bool
@@ -33,6 +39,19 @@ func (c *Client) Info() ClientInfo { return c.info }
 
 // Session returns the protocol session behind the client.
 func (c *Client) Session() Session { return c.s }
+
+// ClientCounters are one client's message counts (the API's recv_msg, send_msg and
+// mqueue_dropped).
+type ClientCounters struct {
+	MessagesIn  int64 // published by the client
+	MessagesOut int64 // delivered to the client
+	Dropped     int64 // not delivered
+}
+
+// Counters reads the client's message counts.
+func (c *Client) Counters() ClientCounters {
+	return ClientCounters{MessagesIn: c.messagesIn.Load(), MessagesOut: c.messagesOut.Load(), Dropped: c.dropped.Load()}
+}
 
 // Publish authorizes and publishes a message from the client. The topic is the client's
 // own (unmounted) topic.
@@ -52,6 +71,7 @@ func (c *Client) Publish(m Message) error {
 		// publisher would otherwise let any gateway client write them.
 		return fmt.Errorf("publish %s: %w", m.Topic, ErrInvalidTopic)
 	}
+	c.messagesIn.Add(1)
 	c.l.counters.MessagesIn.Add(1)
 	c.rt.counters.MessagesIn.Add(1)
 	if c.rt.hooks.has(MessagePublish) {
@@ -95,6 +115,7 @@ func (c *Client) Subscribe(filter string, qos byte, deliver func(Message) bool) 
 	cancel, err := rt.broker.Subscribe(Mount(mp, filter), qos, func(m Message) {
 		m.Topic = Unmount(mp, m.Topic)
 		if deliver(m) {
+			c.messagesOut.Add(1)
 			l.counters.MessagesOut.Add(1)
 			rt.counters.MessagesOut.Add(1)
 			if rt.hooks.has(MessageDelivered) {
@@ -145,8 +166,16 @@ func (c *Client) Subscriptions() []*Subscription {
 	return out
 }
 
+// SubscriptionCount is the number of the client's active subscriptions.
+func (c *Client) SubscriptionCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.subs)
+}
+
 // Dropped counts a message the protocol could not deliver and fires message.dropped.
 func (c *Client) Dropped(m Message, reason string) {
+	c.dropped.Add(1)
 	c.l.counters.Dropped.Add(1)
 	c.rt.counters.Dropped.Add(1)
 	if c.rt.hooks.has(MessageDropped) {

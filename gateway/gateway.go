@@ -22,6 +22,9 @@ type ClientInfo struct {
 	ProtoVer    string    `json:"proto_ver"`
 	Keepalive   int       `json:"keepalive"` // seconds
 	ConnectedAt time.Time `json:"connected_at"`
+	// KeepSession is true for a session that outlives its connection (MQTT-SN
+	// CleanSession=0); the API reports it as clean_start=false.
+	KeepSession bool `json:"keep_session,omitempty"`
 }
 
 // Header is one user property of a message (a STOMP custom header, an MQTT 5 user property).
@@ -46,6 +49,24 @@ type Session interface {
 	// Kick sends the protocol's goodbye (an ERROR frame, a DISCONNECT) and closes the
 	// connection. It must not block and must be safe to call more than once.
 	Kick(reason error)
+}
+
+// SubscriptionManager is implemented by the sessions of protocols whose clients the operator
+// can subscribe and unsubscribe (EMQX's /gateways/{name}/clients/{clientid}/subscriptions),
+// so that the protocol's own state (STOMP subscription ids, MQTT-SN topic ids) stays
+// consistent with the core's. Both methods subscribe through the session's *Client, so
+// authorization and hooks apply as for the client's own requests. Filters are unmounted.
+// Errors other than ErrNotLoggedIn, ErrNoSubscription, ErrNotAuthorized and ctx's are
+// written for the operator (the API answers 400 with their text); a denial must not
+// disconnect the client, whatever deny_action says. The methods are called from the API's
+// goroutines: like Kick they follow the session's own discipline (its lock, or an event for
+// its goroutine), and never hold the session's lock while calling Client.Subscribe.
+type SubscriptionManager interface {
+	// AddSubscription subscribes filter at qos. subID is the protocol's subscription id
+	// (STOMP requires one: its MESSAGE frames carry it); protocols without ids ignore it.
+	AddSubscription(ctx context.Context, filter string, qos byte, subID string) error
+	// RemoveSubscription ends the subscription to filter, or returns ErrNoSubscription.
+	RemoveSubscription(ctx context.Context, filter string) error
 }
 
 // Broker is the embedded MQTT broker as gateways see it; protocols/mqtt implements it.
@@ -106,4 +127,7 @@ var (
 	ErrInvalidTopic = errors.New("invalid topic")
 	// ErrNotLoggedIn is returned for publish or subscribe before a successful Login.
 	ErrNotLoggedIn = errors.New("not logged in")
+	// ErrNoSubscription is returned by SubscriptionManager.RemoveSubscription for a filter
+	// the client is not subscribed to.
+	ErrNoSubscription = errors.New("subscription not found")
 )

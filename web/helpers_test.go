@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/xgate/xgate/db"
 	"github.com/xgate/xgate/gateway"
 	"github.com/xgate/xgate/gateway/gatewaytest"
@@ -68,7 +70,7 @@ func newTestAPI(t *testing.T) *testAPI {
 		t.Fatal(err)
 	}
 	srv, err := New(ctx, Deps{Log: log, Node: "xgate@test", Version: "test", Store: store, Manager: mgr,
-		Access: access, AdminPassword: testAdminPassword})
+		Access: access, AdminPassword: testAdminPassword, PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}

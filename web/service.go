@@ -17,24 +17,46 @@ import (
 // change the runtime refuses is not stored and nothing running has changed. The stored
 // result is returned.
 func (s *Server) changeGateway(ctx context.Context, name string, edit func(*gateway.Config) error) (gateway.Config, error) {
-	snap, err := s.deps.Store.Snapshot(ctx)
+	var gw gateway.Config
+	err := s.deps.Store.CommitEdit(ctx, func(snap *gateway.Snapshot) error {
+		var ok bool
+		if gw, ok = snap.Gateway(name); !ok {
+			return notFound("Gateway not loaded: " + name)
+		}
+		if err := edit(&gw); err != nil {
+			return err
+		}
+		if err := gw.Validate(); err != nil {
+			return badRequest(err.Error())
+		}
+		*snap = snap.WithGateway(gw)
+		return nil
+	}, s.deps.Manager.Apply)
 	if err != nil {
-		return gateway.Config{}, err
-	}
-	gw, ok := snap.Gateway(name)
-	if !ok {
-		return gateway.Config{}, notFound("Gateway not loaded: " + name)
-	}
-	if err := edit(&gw); err != nil {
-		return gateway.Config{}, err
-	}
-	if err := gw.Validate(); err != nil {
-		return gateway.Config{}, badRequest(err.Error())
-	}
-	if err := s.deps.Store.Commit(ctx, snap.WithGateway(gw), s.deps.Manager.Apply); err != nil {
 		return gateway.Config{}, applyError(err)
 	}
 	return gw, nil
+}
+
+// putGateway is changeGateway for PUT /gateways/{name}, which also loads a gateway that is
+// not stored: build gets the stored config, or nil, and returns the whole new one.
+func (s *Server) putGateway(ctx context.Context, name string, build func(old *gateway.Config) (gateway.Config, error)) error {
+	err := s.deps.Store.CommitEdit(ctx, func(snap *gateway.Snapshot) error {
+		var old *gateway.Config
+		if gw, ok := snap.Gateway(name); ok {
+			old = &gw
+		}
+		next, err := build(old)
+		if err != nil {
+			return err
+		}
+		if err := next.Validate(); err != nil {
+			return badRequest(err.Error())
+		}
+		*snap = snap.WithGateway(next)
+		return nil
+	}, s.deps.Manager.Apply)
+	return applyError(err)
 }
 
 // applyError maps a refused change to its HTTP answer: a socket that cannot be bound is a
@@ -42,6 +64,8 @@ func (s *Server) changeGateway(ctx context.Context, name string, edit func(*gate
 func applyError(err error) error {
 	var ae *APIError
 	switch {
+	case err == nil:
+		return nil
 	case errors.As(err, &ae):
 		return err
 	case errors.Is(err, syscall.EADDRINUSE), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EADDRNOTAVAIL):

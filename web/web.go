@@ -26,12 +26,16 @@ type Deps struct {
 	Store   *db.DB
 	Manager *gateway.Manager
 	Access  *Access
+	Events  *Events // the live event bus (SSE, webhooks); nil disables those routes
 
 	// AdminPassword is the first admin's password on a fresh database (XGATE_ADMIN_PASSWORD);
 	// empty means EMQX's default "public", with a warning.
 	AdminPassword string
 	// TokenTTL is how long a login token is valid (EMQX: 60 minutes).
 	TokenTTL time.Duration
+	// PasswordCost is the bcrypt cost of new admin and API key hashes; 0 means bcrypt's
+	// default. Tests lower it.
+	PasswordCost int
 }
 
 // Server is the HTTP server.
@@ -41,6 +45,7 @@ type Server struct {
 	key  []byte // JWT signing key
 	ln   net.Listener
 	done chan error
+	adm  admState // login lockout, API key cache, default-password flag (auth.go)
 }
 
 // APIError is the JSON error body EMQX's API returns.
@@ -59,6 +64,7 @@ func New(ctx context.Context, deps Deps) (*Server, error) {
 		deps.TokenTTL = 60 * time.Minute
 	}
 	s := &Server{deps: deps}
+	s.adm.hashCost = deps.PasswordCost
 	var err error
 	if s.key, err = signingKey(ctx, deps.Store); err != nil {
 		return nil, fmt.Errorf("web: signing key: %w", err)

@@ -117,8 +117,14 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	broker.SetAuthorizer(access.Authz)
+	// The event bus feeds the API's event stream and the webhooks from every gateway's hooks.
+	events, err := web.NewEvents(ctx, store, log, web.EventsConfig{})
+	if err != nil {
+		return err
+	}
+	defer events.Close(context.Background()) // after an early return; a no-op after shutdown
 	mgr := gateway.NewManager(log, []gateway.Protocol{stomp.New(), mqttsn.New(), coap.New()},
-		gateway.Deps{Broker: broker, Node: node, Authorizer: access.Authz, Authn: access.Authenticator})
+		gateway.Deps{Broker: broker, Node: node, Authorizer: access.Authz, Authn: access.Authenticator, Hooks: events.Hooks()})
 	snap, err := store.Snapshot(ctx)
 	if err != nil {
 		return err
@@ -128,7 +134,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	srv, err := web.New(ctx, web.Deps{Log: log, Node: node, Version: version, Store: store, Manager: mgr,
-		Access: access, AdminPassword: os.Getenv("XGATE_ADMIN_PASSWORD")})
+		Access: access, Events: events, AdminPassword: os.Getenv("XGATE_ADMIN_PASSWORD")})
 	if err != nil {
 		mgr.Stop(context.Background())
 		return err
@@ -146,6 +152,8 @@ func run(ctx context.Context, o options) error {
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var errs []error
+	// The event streams end first: the HTTP server's shutdown waits for open requests.
+	errs = append(errs, events.Close(stopCtx))
 	errs = append(errs, srv.Shutdown(stopCtx))
 	errs = append(errs, mgr.Stop(stopCtx))
 	if err := errors.Join(errs...); err != nil {

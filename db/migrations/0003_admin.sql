@@ -1,5 +1,5 @@
--- 0003: dashboard/API access: tokens revoked by logout (until they expire anyway) and API
--- keys for scripts. Admin users are the admins table of 0001.
+-- 0003: dashboard/API access: tokens revoked by logout (until they expire anyway), API keys
+-- for scripts, and a per-admin token epoch. Admin users are the admins table of 0001.
 
 CREATE TABLE revoked_tokens (
 	jti        TEXT PRIMARY KEY,
@@ -15,3 +15,8 @@ CREATE TABLE api_keys (
 	description TEXT NOT NULL DEFAULT '',
 	created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+
+-- token_epoch is copied into every token issued to the admin; a new epoch (password or role
+-- changed) ends all of them at once, and a re-created user never inherits an old one.
+ALTER TABLE admins ADD COLUMN token_epoch TEXT NOT NULL DEFAULT '';
+UPDATE admins SET token_epoch = lower(hex(randomblob(8)));

@@ -718,3 +718,63 @@ func TestAuthenticationFromClientInfoOverride(t *testing.T) {
 	bad.send("09 0c 62 71 33 00 00 68 69")
 	recvMQTT(t, msgs, "q3", "hi")
 }
+
+// TestOperatorSubscription: a subscription the operator adds (the API) is the session's
+// own: the first message on its topic is REGISTERed, then delivered, and the operator can
+// remove it again.
+func TestOperatorSubscription(t *testing.T) {
+	f := setup(t, "", nil)
+	c := f.dial()
+	c.connect("op1", true, 60)
+	cl := f.m.Gateway("mqttsn").Client("op1")
+	sm, ok := cl.Session().(gateway.SubscriptionManager)
+	if !ok {
+		t.Fatal("the MQTT-SN session is not a SubscriptionManager")
+	}
+	ctx := context.Background()
+	if err := sm.AddSubscription(ctx, "op/t", 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	if subs := cl.Subscriptions(); len(subs) != 1 || subs[0].Filter != "op/t" || subs[0].QoS != 1 {
+		t.Fatalf("subscriptions %v", subs)
+	}
+
+	f.mqttPub("op/t", 1, "hi")
+	c.expect("0a 0a 04 01 00 01 6f 70 2f 74") // REGISTER id 1025, msg 1, "op/t"
+	c.send("07 0b 04 01 00 01 00")            // REGACK
+	c.expect("09 0c 20 04 01 00 02 68 69")    // PUBLISH QoS 1, msg 2, "hi"
+	c.send("07 0d 04 01 00 02 00")            // PUBACK
+	gatewaytest.WaitFor(t, 5*time.Second, func() error {
+		if n := cl.Counters().MessagesOut; n != 1 {
+			return fmt.Errorf("%d messages out", n)
+		}
+		return nil
+	})
+
+	if err := sm.RemoveSubscription(ctx, "op/t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sm.RemoveSubscription(ctx, "op/t"); !errors.Is(err, gateway.ErrNoSubscription) {
+		t.Fatalf("second removal: %v", err)
+	}
+	if subs := cl.Subscriptions(); len(subs) != 0 {
+		t.Fatalf("subscriptions %v", subs)
+	}
+
+	c.send("02 18") // DISCONNECT: the session is gone
+	c.expect("02 18")
+	if err := sm.AddSubscription(ctx, "op/u", 0, ""); !errors.Is(err, gateway.ErrNotLoggedIn) {
+		t.Fatalf("subscribe after the session ended: %v", err)
+	}
+}
+
+// TestCleanStartReported: CleanSession=0 is what the API reports as clean_start=false.
+func TestCleanStartReported(t *testing.T) {
+	f := setup(t, "", nil)
+	f.dial().connect("keep", false, 60)
+	f.dial().connect("clean", true, 60)
+	rt := f.m.Gateway("mqttsn")
+	if !rt.Client("keep").Info().KeepSession || rt.Client("clean").Info().KeepSession {
+		t.Fatalf("keep %v, clean %v", rt.Client("keep").Info().KeepSession, rt.Client("clean").Info().KeepSession)
+	}
+}

@@ -1,6 +1,7 @@
 package mqttsn
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -41,7 +42,17 @@ type event struct {
 	timer timerKind
 	gen   uint64 // timer generation, to ignore stale timers
 	kick  error
-	lost  bool // the DTLS connection ended
+	lost  bool      // the DTLS connection ended
+	call  *subsCall // the operator (API) subscribes or unsubscribes the client
+}
+
+// subsCall is a SubscriptionManager call handed to the session's goroutine; done (buffered)
+// receives its result.
+type subsCall struct {
+	add    bool
+	filter string
+	qos    byte
+	done   chan error
 }
 
 type timerKind int
@@ -241,6 +252,10 @@ func (s *session) stale(ev event) bool {
 
 func (s *session) handle(ev event) {
 	if s.state == stateClosed {
+		if ev.call != nil {
+			ev.call.done <- gateway.ErrNotLoggedIn
+			return
+		}
 		// A datagram that raced with the end of this session belongs to whatever comes
 		// next from its address (a new CONNECT, a QoS -1 publish).
 		if l, ok := ev.link.(*udpLink); ok && ev.pkt != nil {
@@ -250,6 +265,8 @@ func (s *session) handle(ev event) {
 	}
 	s.st = s.srv.settings()
 	switch {
+	case ev.call != nil:
+		ev.call.done <- s.onCall(ev.call)
 	case ev.kick != nil:
 		s.send(&Packet{Type: Disconnect})
 		s.end(ev.kick, false)
@@ -423,6 +440,7 @@ func (s *session) login() {
 	ci.Peer = s.link.addr()
 	ci.Protocol, ci.ProtoName, ci.ProtoVer = "mqtt-sn", "MQTT-SN", "1.2"
 	ci.Keepalive = int(p.Duration)
+	ci.KeepSession = !p.Flags.CleanSession
 	s.srv.env.Override(ci, func(string) (string, bool) { return "", false })
 
 	resume := s.client != nil && !p.Flags.CleanSession && ci.ClientID == s.clientID
@@ -814,6 +832,58 @@ func (s *session) onUnsubscribe(p *Packet) {
 		delete(s.subs, filter)
 	}
 	s.send(&Packet{Type: Unsuback, MsgID: p.MsgID}) // always, as EMQX
+}
+
+var _ gateway.SubscriptionManager = (*session)(nil)
+
+// AddSubscription implements gateway.SubscriptionManager. The session's goroutine
+// subscribes; the client learns a topic id the usual way, by a gateway REGISTER before the
+// first message on a topic it has not registered. subID has no meaning in MQTT-SN.
+func (s *session) AddSubscription(ctx context.Context, filter string, qos byte, _ string) error {
+	return s.callSession(ctx, &subsCall{add: true, filter: filter, qos: qos})
+}
+
+// RemoveSubscription implements gateway.SubscriptionManager.
+func (s *session) RemoveSubscription(ctx context.Context, filter string) error {
+	return s.callSession(ctx, &subsCall{filter: filter})
+}
+
+// callSession posts c to the session's goroutine and waits for its result (a session that
+// is ending may never handle it: ctx bounds the wait).
+func (s *session) callSession(ctx context.Context, c *subsCall) error {
+	c.done = make(chan error, 1)
+	s.post(event{call: c})
+	select {
+	case err := <-c.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// onCall runs an operator's subscribe or unsubscribe on the session's goroutine.
+func (s *session) onCall(c *subsCall) error {
+	if s.client == nil {
+		return gateway.ErrNotLoggedIn
+	}
+	old := s.subs[c.filter]
+	if !c.add {
+		if old == nil {
+			return gateway.ErrNoSubscription
+		}
+		old.sub.Unsubscribe()
+		delete(s.subs, c.filter)
+		return nil
+	}
+	sub, err := s.client.Subscribe(c.filter, c.qos, s.deliver)
+	if err != nil {
+		return err
+	}
+	if old != nil { // a new subscription to the same filter replaces it, as SUBSCRIBE does
+		old.sub.Unsubscribe()
+	}
+	s.subs[c.filter] = &subscription{filter: c.filter, qos: c.qos, sub: sub}
+	return nil
 }
 
 // flush sends queued messages while the client can take them: a new topic is REGISTERed

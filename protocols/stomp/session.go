@@ -40,7 +40,7 @@ type session struct {
 	settings Settings
 	parser   Parser
 
-	client    *gateway.Client // set after a successful CONNECT
+	client    *gateway.Client // set after a successful CONNECT (under mu: the API reads it)
 	info      gateway.ClientInfo
 	version   string
 	readGrace time.Duration // 0: no client heart-beats expected
@@ -76,10 +76,10 @@ type delivery struct {
 
 type subscription struct {
 	id, dest string
-	ack      string // auto | client | client-individual
-	gsub     *gateway.Subscription
-	unacked  []*delivery       // sent, waiting for ACK/NACK, in id order
-	held     []gateway.Message // beyond the ack window
+	ack      string                // auto | client | client-individual
+	gsub     *gateway.Subscription // under mu: nil while addSubscription is subscribing
+	unacked  []*delivery           // sent, waiting for ACK/NACK, in id order
+	held     []gateway.Message     // beyond the ack window
 	removed  bool
 }
 
@@ -291,8 +291,8 @@ func (s *session) connect(ctx context.Context, f *Frame, hb chan<- time.Duration
 		s.fail("Login Failed: "+err.Error(), f)
 		return false
 	}
-	s.client = c
 	s.mu.Lock()
+	s.client = c
 	s.info = c.Info()
 	s.mu.Unlock()
 	if cx > 0 {
@@ -412,40 +412,105 @@ func (s *session) subscribe(f *Frame) bool {
 		s.fail("Invalid ack mode "+ackMode, f)
 		return false
 	}
-	s.mu.Lock()
-	_, used := s.subs[id]
-	taken := false
-	for _, sub := range s.subs {
-		taken = taken || sub.dest == dest
-	}
-	s.mu.Unlock()
-	if used {
-		s.fail(fmt.Sprintf("Subscription id %s is in used", id), f)
-		return false
-	}
-	if taken {
-		s.fail(fmt.Sprintf("Topic %s already in subscribed", dest), f)
-		return false
-	}
 	var qos byte
 	if ackMode != "auto" {
 		qos = 1
 	}
-	sub := &subscription{id: id, dest: dest, ack: ackMode}
-	gsub, err := s.client.Subscribe(dest, qos, func(m gateway.Message) bool { return s.deliver(sub, m) })
-	if err != nil {
-		if errors.Is(err, gateway.ErrNotAuthorized) {
-			s.fail("Insufficient permissions for "+dest, f)
-		} else {
-			s.fail("Subscribe failed: "+err.Error(), f)
-		}
-		return false
+	err := s.addSubscription(&subscription{id: id, dest: dest, ack: ackMode}, qos)
+	var clash subscriptionClash
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &clash):
+		s.fail(err.Error(), f)
+	case errors.Is(err, gateway.ErrNotAuthorized):
+		s.fail("Insufficient permissions for "+dest, f)
+	default:
+		s.fail("Subscribe failed: "+err.Error(), f)
 	}
+	return false
+}
+
+// subscriptionClash is a SUBSCRIBE whose id or destination is already in use; its text is
+// EMQX's ERROR message.
+type subscriptionClash string
+
+func (e subscriptionClash) Error() string { return string(e) }
+
+// addSubscription subscribes sub on behalf of a SUBSCRIBE frame or the operator (API). Its id
+// and destination are reserved under mu before the broker subscription is made, so that the
+// two cannot both take them; an UNSUBSCRIBE or the end of the session meanwhile marks it
+// removed, and the broker subscription is then cancelled here.
+func (s *session) addSubscription(sub *subscription, qos byte) error {
 	s.mu.Lock()
-	sub.gsub = gsub
-	s.subs[id] = sub
+	client := s.client
+	if client == nil || s.closing {
+		s.mu.Unlock()
+		return gateway.ErrNotLoggedIn
+	}
+	if _, used := s.subs[sub.id]; used {
+		s.mu.Unlock()
+		return subscriptionClash(fmt.Sprintf("Subscription id %s is in used", sub.id))
+	}
+	for _, other := range s.subs {
+		if other.dest == sub.dest {
+			s.mu.Unlock()
+			return subscriptionClash(fmt.Sprintf("Topic %s already in subscribed", sub.dest))
+		}
+	}
+	s.subs[sub.id] = sub
 	s.mu.Unlock()
-	return true
+
+	// Retained messages are delivered during Subscribe, on this goroutine: mu is not held.
+	gsub, err := client.Subscribe(sub.dest, qos, func(m gateway.Message) bool { return s.deliver(sub, m) })
+	s.mu.Lock()
+	if err != nil {
+		if s.subs[sub.id] == sub {
+			delete(s.subs, sub.id)
+		}
+		sub.removed = true
+		s.mu.Unlock()
+		return err
+	}
+	removed := sub.removed
+	sub.gsub = gsub
+	s.mu.Unlock()
+	if removed {
+		gsub.Unsubscribe()
+	}
+	return nil
+}
+
+var _ gateway.SubscriptionManager = (*session)(nil)
+
+// AddSubscription implements gateway.SubscriptionManager: the operator subscribes the
+// client with ack mode auto; subID becomes the STOMP subscription id its MESSAGE frames
+// carry.
+func (s *session) AddSubscription(_ context.Context, filter string, qos byte, subID string) error {
+	if subID == "" {
+		return errors.New("sub_props.subid is required to subscribe a STOMP client")
+	}
+	return s.addSubscription(&subscription{id: subID, dest: filter, ack: "auto"}, qos)
+}
+
+// RemoveSubscription implements gateway.SubscriptionManager: it ends the subscription
+// whose destination is filter, as an UNSUBSCRIBE of its id would.
+func (s *session) RemoveSubscription(_ context.Context, filter string) error {
+	s.mu.Lock()
+	var id string
+	found := false
+	for _, sub := range s.subs {
+		if sub.dest == filter {
+			id, found = sub.id, true
+			break
+		}
+	}
+	s.mu.Unlock()
+	if !found {
+		return gateway.ErrNoSubscription
+	}
+	s.removeSubscription(id)
+	return nil
 }
 
 func (s *session) unsubscribe(f *Frame) {
@@ -453,17 +518,24 @@ func (s *session) unsubscribe(f *Frame) {
 	if !ok && s.version == "1.0" {
 		id = f.Value("destination")
 	}
+	s.removeSubscription(id)
+}
+
+// removeSubscription ends the subscription with that id, if any. A subscription still
+// being added has no gsub yet; addSubscription cancels it when it sees removed.
+func (s *session) removeSubscription(id string) {
 	s.mu.Lock()
-	sub := s.subs[id]
-	if sub != nil {
+	var gsub *gateway.Subscription
+	if sub := s.subs[id]; sub != nil {
 		delete(s.subs, id)
 		sub.removed = true
 		s.queued -= len(sub.held) + len(sub.unacked)
 		sub.held, sub.unacked = nil, nil
+		gsub = sub.gsub
 	}
 	s.mu.Unlock()
-	if sub != nil && sub.gsub != nil {
-		sub.gsub.Unsubscribe()
+	if gsub != nil {
+		gsub.Unsubscribe()
 	}
 }
 
@@ -471,14 +543,16 @@ func (s *session) unsubscribeAll() {
 	s.mu.Lock()
 	subs := s.subs
 	s.subs = map[string]*subscription{}
+	gsubs := make([]*gateway.Subscription, 0, len(subs))
 	for _, sub := range subs {
 		sub.removed = true
+		if sub.gsub != nil {
+			gsubs = append(gsubs, sub.gsub)
+		}
 	}
 	s.mu.Unlock()
-	for _, sub := range subs {
-		if sub.gsub != nil {
-			sub.gsub.Unsubscribe()
-		}
+	for _, gsub := range gsubs {
+		gsub.Unsubscribe()
 	}
 }
 

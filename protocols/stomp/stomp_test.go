@@ -883,6 +883,9 @@ func TestSlowSubscriberDropsAreCounted(t *testing.T) {
 		}
 		return nil
 	})
+	if c := m.Gateway("stomp").Clients()[0].Counters(); c.Dropped != 7 || c.MessagesOut != 3 {
+		t.Fatalf("client counters %+v", c)
+	}
 	for i := range 3 {
 		msg := r.expect("MESSAGE")
 		if string(msg.Body) != fmt.Sprint(i) {
@@ -896,4 +899,78 @@ func TestSlowSubscriberDropsAreCounted(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestOperatorSubscription: the operator (API) subscribes a client under a STOMP
+// subscription id of its choosing; the MESSAGE frames carry it, clashes are refused with
+// EMQX's texts, and removing it frees the id for the client.
+func TestOperatorSubscription(t *testing.T) {
+	f := setup(t, func(c *gateway.Config) {
+		c.ClientInfoOverride = &gateway.ClientInfoOverride{ClientID: "${Packet.headers.login}"}
+		c.Mountpoint = "mp/"
+	})
+	r := dialRaw(t, f.addr("tcp:default"))
+	r.connect("login:op1")
+	cl := f.m.Gateway("stomp").Client("op1")
+	sm, ok := cl.Session().(gateway.SubscriptionManager)
+	if !ok {
+		t.Fatal("the STOMP session is not a SubscriptionManager")
+	}
+	ctx := context.Background()
+	if err := sm.AddSubscription(ctx, "t/a", 0, ""); err == nil || !strings.Contains(err.Error(), "subid") {
+		t.Fatalf("without subid: %v", err)
+	}
+	if err := sm.AddSubscription(ctx, "t/a", 1, "1001"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, filter, id, want string
+	}{
+		{"id in use", "t/b", "1001", "Subscription id 1001 is in used"},
+		{"topic in use", "t/a", "1002", "Topic t/a already in subscribed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := sm.AddSubscription(ctx, tc.filter, 0, tc.id); err == nil || err.Error() != tc.want {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if subs := cl.Subscriptions(); len(subs) != 1 || subs[0].Filter != "t/a" || subs[0].QoS != 1 {
+		t.Fatalf("subscriptions %v", subs)
+	}
+
+	mqttPub(t, f.mqtt("pub"), "mp/t/a", 1, "for op1")
+	m := r.expect("MESSAGE")
+	if m.Value("subscription") != "1001" || m.Value("destination") != "t/a" || string(m.Body) != "for op1" {
+		t.Fatalf("got %v %q", m.Headers, m.Body)
+	}
+	gatewaytest.WaitFor(t, 5*time.Second, func() error { // counted once the queue took it
+		if n := cl.Counters().MessagesOut; n != 1 {
+			return fmt.Errorf("%d messages out", n)
+		}
+		return nil
+	})
+
+	if err := sm.RemoveSubscription(ctx, "t/a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sm.RemoveSubscription(ctx, "t/a"); !errors.Is(err, gateway.ErrNoSubscription) {
+		t.Fatalf("second removal: %v", err)
+	}
+	r.send("SUBSCRIBE\nid:1001\ndestination:t/a\nreceipt:again\n\n\x00")
+	r.expect("RECEIPT")
+	r.send("SEND\ndestination:up\nreceipt:sent\n\nx\x00")
+	r.expect("RECEIPT")
+	if c := cl.Counters(); c.MessagesIn != 1 {
+		t.Fatalf("counters %+v", c)
+	}
+
+	if !f.m.Gateway("stomp").Kick("op1") {
+		t.Fatal("op1 not found")
+	}
+	r.expect("ERROR")
+	r.expectClosed()
+	if err := sm.AddSubscription(ctx, "t/c", 0, "1003"); !errors.Is(err, gateway.ErrNotLoggedIn) {
+		t.Fatalf("subscribe after the kick: %v", err)
+	}
 }
