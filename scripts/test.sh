@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ACCEPTANCE_SUITES=(stomp mqttsn coap)
+ACCEPTANCE_SUITES=(stomp mqttsn coap api)
 
 echo "== go vet"
 go vet ./...
