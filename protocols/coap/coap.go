@@ -12,16 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/plgd-dev/go-coap/v3/dtls"
-	dtlsserver "github.com/plgd-dev/go-coap/v3/dtls/server"
-	"github.com/plgd-dev/go-coap/v3/mux"
-	coapnet "github.com/plgd-dev/go-coap/v3/net"
-	"github.com/plgd-dev/go-coap/v3/net/blockwise"
-	"github.com/plgd-dev/go-coap/v3/options"
-	"github.com/plgd-dev/go-coap/v3/pkg/runner/periodic"
-	"github.com/plgd-dev/go-coap/v3/udp"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
-	udpserver "github.com/plgd-dev/go-coap/v3/udp/server"
 
 	"github.com/xgate/xgate/gateway"
 )
@@ -102,63 +93,19 @@ func (*Protocol) ParseSettings(raw json.RawMessage) (any, error) {
 	return gateway.DecodeSettings(raw, DefaultSettings())
 }
 
-// Serve runs go-coap's udp or dtls server on the listener's socket until ctx ends. The
-// heartbeat and transmission settings are read here, when the listener starts.
+// Serve runs the listener's CoAP connections on go-coap until ctx ends. The heartbeat and
+// transmission settings are read here, when the listener starts.
 func (p *Protocol) Serve(ctx context.Context, sock gateway.Socket, env *gateway.Env) error {
 	srv := newServer(ctx, env)
 	defer srv.wait()
-	st := srv.settings()
-	router := mux.NewRouter()
-	router.DefaultHandle(mux.HandlerFunc(srv.handle))
-	// A channel with no traffic for 1.5 × heartbeat is closed, unless it observes
-	// something: notifications are its traffic (EMQX issue #16037).
-	idle := time.Duration(float64(st.Heartbeat.D()) * 1.5)
-	opts := []any{
-		options.WithMux(router),
-		options.WithContext(ctx),
-		options.WithBlockwise(true, blockwise.SZX1024, blockTimeout),
-		options.WithTransmission(1, st.AckTimeout.D(), uint32(st.MaxRetransmit)),
-		// go-coap retransmits, expires exchanges and checks inactivity on this tick; its
-		// default of 4 s is too coarse for a 2 s ACK_TIMEOUT.
-		options.WithPeriodicRunner(periodic.New(ctx.Done(), min(st.AckTimeout.D()/2, 500*time.Millisecond))),
-		options.WithInactivityMonitor(idle, srv.inactive),
-		options.WithOnNewConn(srv.newConn),
-		options.WithErrors(func(err error) { env.Log().Debug("coap", "error", err) }),
+	if sock.Packet == nil {
+		return srv.serveDTLS(ctx, sock.Stream)
 	}
-	if sock.Packet != nil {
-		uc, ok := sock.Packet.(*net.UDPConn)
-		if !ok {
-			return fmt.Errorf("coap needs a UDP socket, got %T", sock.Packet)
-		}
-		s := udp.NewServer(udpOptions(opts)...)
-		stop := context.AfterFunc(ctx, s.Stop)
-		defer stop()
-		return serveErr(ctx, s.Serve(coapnet.NewUDPConn("udp", uc)))
+	uc, ok := sock.Packet.(*net.UDPConn)
+	if !ok {
+		return fmt.Errorf("coap needs a UDP socket, got %T", sock.Packet)
 	}
-	s := dtls.NewServer(dtlsOptions(opts)...)
-	stop := context.AfterFunc(ctx, s.Stop)
-	defer stop()
-	return serveErr(ctx, s.Serve(acceptor{sock.Stream}))
-}
-
-func serveErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-		return nil
-	}
-	return err
-}
-
-// acceptor adapts the core's DTLS listener to go-coap's; Close unblocks Accept.
-type acceptor struct{ net.Listener }
-
-// AcceptWithContext reports a closed listener the way go-coap's server recognises as its end
-// (it retries any other error).
-func (a acceptor) AcceptWithContext(context.Context) (net.Conn, error) {
-	c, err := a.Accept()
-	if errors.Is(err, net.ErrClosed) {
-		return nil, coapnet.ErrListenerIsClosed
-	}
-	return c, err
+	return srv.serveUDP(ctx, uc)
 }
 
 // server is one listener's channels: one per go-coap connection (a UDP peer or a DTLS
@@ -166,6 +113,10 @@ func (a acceptor) AcceptWithContext(context.Context) (net.Conn, error) {
 type server struct {
 	env *gateway.Env
 	ctx context.Context
+
+	cfg       udpclient.Config // of every connection
+	idle      time.Duration    // a channel without traffic for this long is closed
+	tickEvery time.Duration    // how often go-coap's timers run
 
 	mu       sync.Mutex
 	channels map[*udpclient.Conn]*channel
@@ -175,23 +126,19 @@ type server struct {
 }
 
 func newServer(ctx context.Context, env *gateway.Env) *server {
-	return &server{env: env, ctx: ctx, channels: map[*udpclient.Conn]*channel{}, byClient: map[string]*channel{}}
+	srv := &server{env: env, ctx: ctx, channels: map[*udpclient.Conn]*channel{}, byClient: map[string]*channel{}}
+	st := srv.settings()
+	srv.cfg = srv.connConfig(st)
+	// A channel with no traffic for 1.5 × heartbeat is closed, unless it observes
+	// something: notifications are its traffic (EMQX issue #16037).
+	srv.idle = time.Duration(float64(st.Heartbeat.D()) * 1.5)
+	// The tick retransmits and expires; go-coap's default of 4 s is too coarse for a 2 s
+	// ACK_TIMEOUT.
+	srv.tickEvery = min(st.AckTimeout.D()/2, 500*time.Millisecond)
+	return srv
 }
 
 func (srv *server) settings() Settings { return srv.env.Settings().(Settings) }
-
-// newConn applies the listener's admission policy to a new peer and tracks the
-// connection's end.
-func (srv *server) newConn(cc *udpclient.Conn) {
-	srv.mu.Lock()
-	open := len(srv.channels)
-	srv.mu.Unlock()
-	if !srv.env.Admit(gateway.AddrPort(cc.RemoteAddr()), open) {
-		cc.Close()
-		return
-	}
-	cc.AddOnClose(func() { srv.closed1(cc) })
-}
 
 // channel returns the channel of a connection, creating it.
 func (srv *server) channel(cc *udpclient.Conn) *channel {
@@ -228,7 +175,8 @@ func (srv *server) inactive(cc *udpclient.Conn) {
 	cc.Close()
 }
 
-// startWorker accounts for a notification goroutine; false once the server is stopping.
+// startWorker accounts for a notification goroutine or a request being handled; false once
+// the server is stopping.
 func (srv *server) startWorker() bool {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
@@ -239,7 +187,7 @@ func (srv *server) startWorker() bool {
 	return true
 }
 
-// wait ends every channel and waits for their notification goroutines.
+// wait ends every channel and waits for their notification goroutines and handlers.
 func (srv *server) wait() {
 	srv.mu.Lock()
 	chans := make([]*channel, 0, len(srv.channels))
@@ -254,21 +202,4 @@ func (srv *server) wait() {
 	srv.closed = true
 	srv.mu.Unlock()
 	srv.workers.Wait()
-}
-
-// udpOptions and dtlsOptions pick the server flavour of go-coap's shared options.
-func udpOptions(opts []any) []udpserver.Option {
-	out := make([]udpserver.Option, 0, len(opts))
-	for _, o := range opts {
-		out = append(out, o.(udpserver.Option))
-	}
-	return out
-}
-
-func dtlsOptions(opts []any) []dtlsserver.Option {
-	out := make([]dtlsserver.Option, 0, len(opts))
-	for _, o := range opts {
-		out = append(out, o.(dtlsserver.Option))
-	}
-	return out
 }
