@@ -81,6 +81,7 @@ func New(ctx context.Context, deps Deps) (*Server, error) {
 	})
 	api := s.app.Group("/api/v5")
 	api.Get("/status", s.status)
+	api.Get("/openapi.json", s.openapi)
 	api.Post("/login", s.login)
 	protected := api.Group("", s.requireAuth)
 	s.adminRoutes(protected)

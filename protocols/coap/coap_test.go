@@ -248,6 +248,7 @@ func TestObserveNotifications(t *testing.T) {
 			o := observe(t, c, "/ps/o/1", query("qos=1")...)
 			f.waitObserving(1)
 			f.mqttPub("o/1", 0, "zero")
+			o.wait(t, 2) // two publishers do not order their messages: one at a time
 			f.mqttPub("o/1", 1, "one")
 			got := o.wait(t, 3)
 			var seq []uint32
