@@ -299,7 +299,14 @@ func TestWebhookURLPasswordMasked(t *testing.T) {
 }
 
 func TestEventsDisabled(t *testing.T) {
-	a := newTestAPI(t) // no Events in Deps
+	a := newTestAPI(t)
+	deps := a.srv.deps
+	deps.Events = nil
+	srv, err := New(context.Background(), deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.srv = srv // same store and signing key: the token stays valid
 	for _, path := range []string{"/api/v5/events", "/api/v5/webhooks"} {
 		status, body := a.do("GET", path, "")
 		a.wantError(status, body, 503, "SERVICE_UNAVAILABLE")

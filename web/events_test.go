@@ -18,9 +18,6 @@ import (
 	"github.com/xgate/xgate/db"
 	"github.com/xgate/xgate/gateway"
 	"github.com/xgate/xgate/gateway/gatewaytest"
-	"github.com/xgate/xgate/protocols/coap"
-	"github.com/xgate/xgate/protocols/mqttsn"
-	"github.com/xgate/xgate/protocols/stomp"
 )
 
 // evTestAPI is newTestAPI with the event bus wired in as cmd/xgate wires it (its hooks on
@@ -34,49 +31,7 @@ type evTestAPI struct {
 
 func evNewTestAPI(t *testing.T, cfg EventsConfig) *evTestAPI {
 	t.Helper()
-	ctx := context.Background()
-	log := gatewaytest.Logger(t)
-	store, err := db.Open(ctx, filepath.Join(t.TempDir(), "xgate.db"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	broker, mqttAddr := gatewaytest.StartBroker(t)
-	access, err := NewAccess(ctx, store, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	broker.SetAuthorizer(access.Authz)
-	events, err := NewEvents(ctx, store, log, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { evClose(t, events) })
-	mgr := gateway.NewManager(log, []gateway.Protocol{stomp.New(), mqttsn.New(), coap.New()},
-		gateway.Deps{Broker: broker, Node: "xgate@test", Authorizer: access.Authz, Authn: access.Authenticator,
-			Hooks: events.Hooks()})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		mgr.Stop(ctx)
-	})
-	var snap gateway.Snapshot
-	for _, gw := range []struct {
-		name string
-		typ  gateway.Transport
-	}{{"stomp", gateway.TCP}, {"mqttsn", gateway.UDP}, {"coap", gateway.UDP}} {
-		c := gateway.DefaultConfig(gw.name)
-		c.Listeners = []gateway.ListenerConfig{gatewaytest.Listener(gw.typ, "default")}
-		snap = snap.WithGateway(c)
-	}
-	if err := store.Commit(ctx, snap, mgr.Apply); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(ctx, Deps{Log: log, Node: "xgate@test", Version: "test", Store: store, Manager: mgr,
-		Access: access, Events: events, AdminPassword: testAdminPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
+	base, events := newTestAPIWith(t, cfg)
 	// Served on a listener of its own rather than with Server.Listen and Shutdown: fasthttp's
 	// Shutdown races (for the race detector) with every request that used c.Context() as a
 	// context (see evShutdownApp for the shutdown itself).
@@ -85,9 +40,9 @@ func evNewTestAPI(t *testing.T, cfg EventsConfig) *evTestAPI {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.App().Listener(ln) }()
-	a := &evTestAPI{testAPI: &testAPI{t: t, srv: srv, store: store, mgr: mgr, access: access, mqttAddr: mqttAddr},
-		events: events, base: "http://" + ln.Addr().String(), client: &http.Client{Transport: &http.Transport{}}}
+	go func() { served <- base.srv.App().Listener(ln) }()
+	a := &evTestAPI{testAPI: base, events: events, base: "http://" + ln.Addr().String(),
+		client: &http.Client{Transport: &http.Transport{}}}
 	t.Cleanup(func() {
 		evClose(t, events) // as cmd/xgate does: the streams end first
 		ln.Close()

@@ -37,6 +37,15 @@ const testAdminPassword = "test-admin-pass"
 
 func newTestAPI(t *testing.T) *testAPI {
 	t.Helper()
+	a, _ := newTestAPIWith(t, EventsConfig{})
+	a.login()
+	return a
+}
+
+// newTestAPIWith builds the appliance as cmd/xgate wires it, the event bus included (its
+// hooks on the Manager, Deps.Events), without logging in.
+func newTestAPIWith(t *testing.T, cfg EventsConfig) (*testAPI, *Events) {
+	t.Helper()
 	ctx := context.Background()
 	log := gatewaytest.Logger(t)
 	store, err := db.Open(ctx, filepath.Join(t.TempDir(), "xgate.db"), log)
@@ -50,8 +59,14 @@ func newTestAPI(t *testing.T) *testAPI {
 		t.Fatal(err)
 	}
 	broker.SetAuthorizer(access.Authz)
+	events, err := NewEvents(ctx, store, log, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { evClose(t, events) })
 	mgr := gateway.NewManager(log, []gateway.Protocol{stomp.New(), mqttsn.New(), coap.New()},
-		gateway.Deps{Broker: broker, Node: "xgate@test", Authorizer: access.Authz, Authn: access.Authenticator})
+		gateway.Deps{Broker: broker, Node: "xgate@test", Authorizer: access.Authz, Authn: access.Authenticator,
+			Hooks: events.Hooks()})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -70,19 +85,23 @@ func newTestAPI(t *testing.T) *testAPI {
 		t.Fatal(err)
 	}
 	srv, err := New(ctx, Deps{Log: log, Node: "xgate@test", Version: "test", Store: store, Manager: mgr,
-		Access: access, AdminPassword: testAdminPassword, PasswordCost: bcrypt.MinCost})
+		Access: access, Events: events, AdminPassword: testAdminPassword, PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &testAPI{t: t, srv: srv, store: store, mgr: mgr, access: access, mqttAddr: mqttAddr}
+	return &testAPI{t: t, srv: srv, store: store, mgr: mgr, access: access, mqttAddr: mqttAddr}, events
+}
+
+// login gets the admin token that do sends.
+func (a *testAPI) login() {
+	a.t.Helper()
 	status, body := a.do("POST", "/api/v5/login", `{"username":"admin","password":"`+testAdminPassword+`"}`)
 	if status != 200 {
-		t.Fatalf("login: %d %s", status, body)
+		a.t.Fatalf("login: %d %s", status, body)
 	}
 	var login struct{ Token string }
 	json.Unmarshal(body, &login)
 	a.token = login.Token
-	return a
 }
 
 // do sends a request with the admin token (when there is one) and returns the status and
