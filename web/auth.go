@@ -162,27 +162,10 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err := decodeStrict(c, &req); err != nil {
 		return err
 	}
-	now := s.admNow()
-	if s.adm.logins.locked(req.Username, now) {
-		return &APIError{Status: fiber.StatusUnauthorized, Code: "LOGIN_LOCKED",
-			Message: fmt.Sprintf("Login locked after %d failed attempts; try again later", admMaxFailures)}
-	}
-	a, ok, err := s.deps.Store.Admin(c.UserContext(), req.Username)
+	a, err := s.authenticateAdmin(c.UserContext(), req.Username, req.Password)
 	if err != nil {
 		return err
 	}
-	hash := admDummyHash
-	if ok {
-		hash = a.PasswordHash
-	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(req.Password)) != nil || !ok {
-		if s.adm.logins.failed(req.Username, ok, now) {
-			s.deps.Log.Warn("dashboard login locked after repeated failures", "username", req.Username,
-				"attempts", admMaxFailures, "lock_duration", admLockFor)
-		}
-		return &APIError{Status: fiber.StatusUnauthorized, Code: "BAD_USERNAME_OR_PWD", Message: "Auth failed"}
-	}
-	s.adm.logins.reset(req.Username)
 	token, err := s.issueToken(a)
 	if err != nil {
 		return err
@@ -193,6 +176,35 @@ func (s *Server) login(c *fiber.Ctx) error {
 		resp["default_password"] = true
 	}
 	return c.JSON(resp)
+}
+
+// authenticateAdmin checks a dashboard user's name and password, with the login lockout:
+// the API's login and the dashboard's both use it. A refusal is a 401 *APIError,
+// LOGIN_LOCKED or BAD_USERNAME_OR_PWD. username must not point into a request buffer: the
+// lockout keeps it.
+func (s *Server) authenticateAdmin(ctx context.Context, username, password string) (db.Admin, error) {
+	now := s.admNow()
+	if s.adm.logins.locked(username, now) {
+		return db.Admin{}, &APIError{Status: fiber.StatusUnauthorized, Code: "LOGIN_LOCKED",
+			Message: fmt.Sprintf("Login locked after %d failed attempts; try again later", admMaxFailures)}
+	}
+	a, ok, err := s.deps.Store.Admin(ctx, username)
+	if err != nil {
+		return db.Admin{}, err
+	}
+	hash := admDummyHash
+	if ok {
+		hash = a.PasswordHash
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil || !ok {
+		if s.adm.logins.failed(username, ok, now) {
+			s.deps.Log.Warn("dashboard login locked after repeated failures", "username", username,
+				"attempts", admMaxFailures, "lock_duration", admLockFor)
+		}
+		return db.Admin{}, &APIError{Status: fiber.StatusUnauthorized, Code: "BAD_USERNAME_OR_PWD", Message: "Auth failed"}
+	}
+	s.adm.logins.reset(username)
+	return a, nil
 }
 
 // admClaims are a token's claims. Epoch is the admin's token epoch when the token was

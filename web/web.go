@@ -1,5 +1,5 @@
 // Package web serves xgate's HTTP surface: the JSON API under /api/v5 (EMQX-shaped paths)
-// and, later, the dashboard. Both change the configuration through the same steps:
+// and the dashboard (ui*.go: server-rendered pages from package views, htmx). Both change the configuration through the same steps:
 // validate, store in one SQLite transaction, apply to the running gateways, commit.
 package web
 
@@ -36,6 +36,9 @@ type Deps struct {
 	// PasswordCost is the bcrypt cost of new admin and API key hashes; 0 means bcrypt's
 	// default. Tests lower it.
 	PasswordCost int
+	// SampleEvery is how often the dashboard's charts sample the gateways' counters (and how
+	// often the overview refreshes); 0 means 5 s.
+	SampleEvery time.Duration
 }
 
 // Server is the HTTP server.
@@ -46,6 +49,9 @@ type Server struct {
 	ln   net.Listener
 	done chan error
 	adm  admState // login lockout, API key cache, default-password flag (auth.go)
+	// sampler keeps the counters' recent history for the dashboard's charts; its goroutine
+	// runs from Listen to Shutdown.
+	sampler *sampler
 }
 
 // APIError is the JSON error body EMQX's API returns.
@@ -63,7 +69,16 @@ func New(ctx context.Context, deps Deps) (*Server, error) {
 	if deps.TokenTTL <= 0 {
 		deps.TokenTTL = 60 * time.Minute
 	}
+	if deps.SampleEvery <= 0 {
+		deps.SampleEvery = defaultSampleEvery
+	}
 	s := &Server{deps: deps}
+	s.sampler = newSampler(deps.SampleEvery, chartWindow, func() []gateway.GatewayStatus {
+		if deps.Manager == nil { // handler tests of the admin API run without gateways
+			return nil
+		}
+		return deps.Manager.Status()
+	})
 	s.adm.hashCost = deps.PasswordCost
 	var err error
 	if s.key, err = signingKey(ctx, deps.Store); err != nil {
@@ -89,6 +104,8 @@ func New(ctx context.Context, deps Deps) (*Server, error) {
 	s.clientRoutes(protected)
 	s.authzRoutes(protected)
 	s.eventRoutes(protected)
+	s.uiRoutes()
+	// Last: anything not matched above. Outside /api the error handler answers in HTML.
 	s.app.Use(func(c *fiber.Ctx) error {
 		return &APIError{Status: fiber.StatusNotFound, Code: "NOT_FOUND", Message: "no such path: " + c.Path()}
 	})
@@ -107,6 +124,7 @@ func (s *Server) Listen(addr string) error {
 	s.ln = ln
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.app.Listener(ln) }()
+	s.sampler.start()
 	s.deps.Log.Info("http listener started", "bind", ln.Addr().String())
 	return nil
 }
@@ -116,6 +134,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Shutdown stops accepting and waits for requests in flight (bounded by ctx).
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.sampler.stop()
 	if s.ln == nil {
 		return nil
 	}
@@ -138,6 +157,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		s.deps.Log.Error("http handler", "path", c.Path(), "error", err)
 		ae = &APIError{Status: fiber.StatusInternalServerError, Code: "UNKNOWN_ERROR", Message: "internal error"}
 	}
+	if !uiIsAPIPath(c.Path()) {
+		return s.uiError(c, ae)
+	}
 	return c.Status(ae.Status).JSON(ae)
 }
 
@@ -147,6 +169,8 @@ func codeFor(status int) string {
 		return "BAD_REQUEST"
 	case fiber.StatusUnauthorized:
 		return "UNAUTHORIZED"
+	case fiber.StatusForbidden:
+		return "FORBIDDEN"
 	case fiber.StatusNotFound:
 		return "NOT_FOUND"
 	case fiber.StatusMethodNotAllowed:
