@@ -13,6 +13,9 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   forbidOnly: !!process.env.CI,
   retries: 0,
+  // The specs share one server and its seeded gateways (connection counts, rules): one at a time.
+  workers: 1,
+  fullyParallel: false,
   reporter: [['list']],
   use: {
     viewport: { width: 1280, height: 800 },
