@@ -53,11 +53,11 @@ func replaceOrAppend[T any](list []T, v T, same func(T) bool) []T {
 // are kept raw in Settings for the protocol to decode.
 type Config struct {
 	Name               string              `json:"name"`
-	Enable             bool                `json:"enable"`
-	EnableStats        bool                `json:"enable_stats"`
-	IdleTimeout        Duration            `json:"idle_timeout"`
-	Mountpoint         string              `json:"mountpoint"`
-	ClientInfoOverride *ClientInfoOverride `json:"clientinfo_override,omitempty"`
+	Enable             bool                `json:"enable" help:"Run the gateway; a disabled one keeps its configuration and closes its listeners."`
+	EnableStats        bool                `json:"enable_stats" help:"Kept for EMQX compatibility: xgate always counts connections and messages."`
+	IdleTimeout        Duration            `json:"idle_timeout" help:"How long a new connection may take to log in before it is closed."`
+	Mountpoint         string              `json:"mountpoint" help:"Prefix of every topic of this gateway's clients; may use ${clientid}, ${username}, ${peerhost}, ${endpoint_name}."`
+	ClientInfoOverride *ClientInfoOverride `json:"clientinfo_override,omitempty" help:"Templates that replace the identity a client presents, e.g. ${Packet.headers.login}; empty keeps the client's own."`
 	Authentication     json.RawMessage     `json:"authentication,omitempty"`
 	Listeners          []ListenerConfig    `json:"listeners"`
 	// Settings holds the protocol's own fields as one JSON object.
@@ -66,9 +66,9 @@ type Config struct {
 
 // ClientInfoOverride holds templates that replace a client's identity fields.
 type ClientInfoOverride struct {
-	Username string `json:"username,omitempty"`
-	Password string `json:"password,omitempty"`
-	ClientID string `json:"clientid,omitempty"`
+	Username string `json:"username,omitempty" help:"Template of the username."`
+	Password string `json:"password,omitempty" help:"Template of the password."`
+	ClientID string `json:"clientid,omitempty" help:"Template of the clientid."`
 }
 
 // DefaultConfig returns a gateway config with EMQX's defaults and no listeners.
@@ -232,15 +232,15 @@ func (c Config) Validate() error {
 
 // ListenerConfig is one listener of a gateway.
 type ListenerConfig struct {
-	Name           string          `json:"name"`
-	Type           Transport       `json:"type"`
-	Bind           string          `json:"bind"`
-	Enable         bool            `json:"enable"`
-	MaxConnections int             `json:"max_connections"`
-	MaxConnRate    int             `json:"max_conn_rate"` // connections per second
-	AccessRules    []string        `json:"access_rules"`
-	Mountpoint     *string         `json:"mountpoint,omitempty"` // overrides the gateway's
-	EnableAuthn    bool            `json:"enable_authn"`
+	Name           string          `json:"name" help:"Unique within the gateway and type; no ':', '/' or space."`
+	Type           Transport       `json:"type" enum:"tcp,ssl,udp,dtls" help:"The transport; each gateway offers some of tcp, ssl, udp and dtls."`
+	Bind           string          `json:"bind" help:"A port (every interface) or host:port, e.g. 61613 or 127.0.0.1:61613."`
+	Enable         bool            `json:"enable" help:"Listen; a disabled listener keeps its configuration."`
+	MaxConnections int             `json:"max_connections" help:"Most connections at a time; 0 means no limit."`
+	MaxConnRate    int             `json:"max_conn_rate" help:"Most new connections per second; 0 means no limit."`
+	AccessRules    []string        `json:"access_rules" help:"Rules like \"allow 10.0.0.0/8\" or \"deny all\", one per line; the first match decides, no match allows."`
+	Mountpoint     *string         `json:"mountpoint,omitempty" help:"Overrides the gateway's mountpoint; empty uses the gateway's."`
+	EnableAuthn    bool            `json:"enable_authn" help:"Authenticate clients of this listener (with its own authenticator, else the gateway's)."`
 	Authentication json.RawMessage `json:"authentication,omitempty"`
 	SSLOptions     *TLSConfig      `json:"ssl_options,omitempty"`
 	DTLSOptions    *TLSConfig      `json:"dtls_options,omitempty"`
@@ -332,20 +332,20 @@ func (l ListenerConfig) Address() (string, error) {
 
 // TLSConfig is a listener's ssl_options / dtls_options (EMQX names).
 type TLSConfig struct {
-	CertFile         string `json:"certfile,omitempty"`
-	KeyFile          string `json:"keyfile,omitempty"`
-	CACertFile       string `json:"cacertfile,omitempty"`
-	Verify           string `json:"verify,omitempty"` // verify_none (default) | verify_peer
-	FailIfNoPeerCert bool   `json:"fail_if_no_peer_cert,omitempty"`
+	CertFile         string `json:"certfile,omitempty" help:"Path of the PEM certificate (chain) the listener presents."`
+	KeyFile          string `json:"keyfile,omitempty" help:"Path of the certificate's PEM private key."`
+	CACertFile       string `json:"cacertfile,omitempty" help:"Path of the PEM CA certificates that client certificates are checked against (needed with verify_peer)."`
+	Verify           string `json:"verify,omitempty" enum:"verify_none,verify_peer" help:"verify_peer checks client certificates against cacertfile (ssl only); verify_none asks for none."`
+	FailIfNoPeerCert bool   `json:"fail_if_no_peer_cert,omitempty" help:"With verify_peer, refuse clients without a certificate."`
 	// PSK lists the pre-shared keys a DTLS listener accepts (dtls_options only).
-	PSK []PSKIdentity `json:"psk,omitempty"`
+	PSK []PSKIdentity `json:"psk,omitempty" help:"Pre-shared keys a dtls listener accepts: the identity a device presents and the secret."`
 }
 
 // PSKIdentity is one DTLS pre-shared key: the identity a device presents and its secret, as
 // devices are provisioned (libcoap's -u/-k, tinydtls) — the key is the secret's bytes.
 type PSKIdentity struct {
-	Identity string `json:"identity"`
-	Key      string `json:"key"`
+	Identity string `json:"identity" help:"The identity the device presents."`
+	Key      string `json:"key" help:"The secret, as the device is provisioned with it."`
 }
 
 // Validate checks the fields that do not need the files. A DTLS listener needs a

@@ -63,6 +63,10 @@ func (m *Manager) Protocols() []string {
 	return names
 }
 
+// Protocol returns the protocol of gateway name, nil when this Manager has none. The
+// dashboard reads a protocol's settings type and defaults from it (ParseSettings(nil)).
+func (m *Manager) Protocol(name string) Protocol { return m.protocols[name] }
+
 func (m *Manager) runtime(name string) *Runtime {
 	if rt := m.gateways[name]; rt != nil {
 		return rt

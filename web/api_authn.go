@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -188,13 +189,28 @@ func (s *Server) gwChangeAuthn(c *fiber.Ctx, status int, check func(t gwAuthnTar
 	if err != nil {
 		return err
 	}
-	gw, err := s.changeGateway(c.UserContext(), t.gateway, func(gw *gateway.Config) error {
+	stored, err := s.gwStoreAuthn(c.UserContext(), t, raw, check)
+	if err != nil {
+		return err
+	}
+	return gwRenderAuthn(c, status, t, stored)
+}
+
+// gwStoreAuthn is the one way the API and the dashboard set an authenticator: raw becomes
+// t's authenticator when check (nil: any) accepts the current one. Hidden header values are
+// taken from the current one, and the authenticator is built once before it is stored, so
+// a bad configuration is refused whole. It returns the stored result.
+func (s *Server) gwStoreAuthn(ctx context.Context, t gwAuthnTarget, raw json.RawMessage,
+	check func(t gwAuthnTarget, cur json.RawMessage) error) (json.RawMessage, error) {
+	gw, err := s.changeGateway(ctx, t.gateway, func(gw *gateway.Config) error {
 		cur, err := t.get(*gw)
 		if err != nil {
 			return err
 		}
-		if err := check(t, cur); err != nil {
-			return err
+		if check != nil {
+			if err := check(t, cur); err != nil {
+				return err
+			}
 		}
 		if raw, err = gwRevealAuthn(raw, cur); err != nil {
 			return err
@@ -205,13 +221,9 @@ func (s *Server) gwChangeAuthn(c *fiber.Ctx, status int, check func(t gwAuthnTar
 		return t.set(gw, raw)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	stored, err := t.get(gw)
-	if err != nil {
-		return err
-	}
-	return gwRenderAuthn(c, status, t, stored)
+	return t.get(gw)
 }
 
 // gwDeleteAuthn is DELETE .../authentication: 204; its built-in users go with it.
@@ -220,7 +232,16 @@ func (s *Server) gwDeleteAuthn(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.changeGateway(c.UserContext(), t.gateway, func(gw *gateway.Config) error {
+	if err := s.gwRemoveAuthn(c.UserContext(), t); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// gwRemoveAuthn removes t's authenticator (404 when there is none), for the API and the
+// dashboard; its built-in users go with it.
+func (s *Server) gwRemoveAuthn(ctx context.Context, t gwAuthnTarget) error {
+	_, err := s.changeGateway(ctx, t.gateway, func(gw *gateway.Config) error {
 		cur, err := t.get(*gw)
 		if err != nil {
 			return err
@@ -229,10 +250,8 @@ func (s *Server) gwDeleteAuthn(c *fiber.Ctx) error {
 			return t.notFound()
 		}
 		return t.set(gw, nil)
-	}); err != nil {
-		return err
-	}
-	return c.SendStatus(fiber.StatusNoContent)
+	})
+	return err
 }
 
 // gwNullToNil turns an absent or null JSON value into nil.

@@ -105,19 +105,25 @@ func (s *Server) azPutSettings(c *fiber.Ctx) error {
 	if body.Cache != nil && body.Cache.Enable {
 		return badRequest("cache.enable: xgate has no authorization cache (rules apply to the next request); only false is accepted")
 	}
-	cfg, err := s.azCommit(c.UserContext(), func(cfg *db.AuthzConfig) error {
-		if body.NoMatch != nil {
-			cfg.NoMatch = *body.NoMatch
-		}
-		if body.DenyAction != nil {
-			cfg.DenyAction = *body.DenyAction
-		}
-		return nil
-	})
+	cfg, err := s.azSaveSettings(c.UserContext(), body.NoMatch, body.DenyAction)
 	if err != nil {
 		return err
 	}
 	return c.JSON(azSettingsView(cfg))
+}
+
+// azSaveSettings sets no_match and deny_action (nil keeps the stored value): the API's PUT
+// and the dashboard's settings form.
+func (s *Server) azSaveSettings(ctx context.Context, noMatch, denyAction *string) (db.AuthzConfig, error) {
+	return s.azCommit(ctx, func(cfg *db.AuthzConfig) error {
+		if noMatch != nil {
+			cfg.NoMatch = *noMatch
+		}
+		if denyAction != nil {
+			cfg.DenyAction = *denyAction
+		}
+		return nil
+	})
 }
 
 // --- sources ---
@@ -475,14 +481,24 @@ func azRuleBody(c *fiber.Ctx, extra ...string) (json.RawMessage, map[string]json
 	if err := r.UnmarshalJSON(rest.Bytes()); err != nil {
 		return nil, nil, badRequest(err.Error())
 	}
+	canonical, err := azEncodeRule(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return canonical, found, nil
+}
+
+// azEncodeRule checks r (Validate) and encodes it as it is stored. An error is a 400 whose
+// message starts with the rule's field ("who.ipaddr: ...").
+func azEncodeRule(r rules.Rule) (json.RawMessage, error) {
 	if err := r.Validate(); err != nil {
-		return nil, nil, badRequest(err.Error())
+		return nil, badRequest(err.Error())
 	}
 	canonical, err := json.Marshal(r)
 	if err != nil {
-		return nil, nil, badRequest(err.Error())
+		return nil, badRequest(err.Error())
 	}
-	return canonical, found, nil
+	return canonical, nil
 }
 
 // azRuleID reads the {id} of the path; anything but a number is no rule.
@@ -531,8 +547,18 @@ func (s *Server) azAddRule(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	added, err := s.azInsertRule(c.UserContext(), rule, pos)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Status(fiber.StatusCreated).Send(azRuleView(added))
+}
+
+// azInsertRule adds rule (encoded by azEncodeRule) at pos and returns it with its new id.
+func (s *Server) azInsertRule(ctx context.Context, rule json.RawMessage, pos azPosition) (db.StoredRule, error) {
 	var at int
-	cfg, err := s.azCommit(c.UserContext(), func(cfg *db.AuthzConfig) error {
+	cfg, err := s.azCommit(ctx, func(cfg *db.AuthzConfig) error {
 		added := db.StoredRule{Rule: rule}
 		next, err := azPlace(slices.Clone(cfg.Rules), added, pos, "rule", azRuleKey)
 		if err != nil {
@@ -543,10 +569,9 @@ func (s *Server) azAddRule(c *fiber.Ctx) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return db.StoredRule{}, err
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Status(fiber.StatusCreated).Send(azRuleView(cfg.Rules[at]))
+	return cfg.Rules[at], nil
 }
 
 // azGetRule is GET /api/v5/authorization/rules/{id}.
@@ -587,20 +612,31 @@ func (s *Server) azPutRule(c *fiber.Ctx) error {
 			return badRequest(fmt.Sprintf("id: %s differs from the path's %d", raw, id))
 		}
 	}
-	cfg, err := s.azCommit(c.UserContext(), func(cfg *db.AuthzConfig) error {
+	stored, err := s.azReplaceRule(c.UserContext(), id, rule)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(azRuleView(stored))
+}
+
+// azReplaceRule replaces the rule id with rule (encoded by azEncodeRule), keeping its place.
+func (s *Server) azReplaceRule(ctx context.Context, id int64, rule json.RawMessage) (db.StoredRule, error) {
+	cfg, err := s.azCommit(ctx, func(cfg *db.AuthzConfig) error {
 		i := azFindRule(cfg, id)
 		if i < 0 {
-			return azNotFound("rule " + c.Params("id"))
+			return azRuleNotFound(id)
 		}
 		cfg.Rules[i].Rule = rule
 		return nil
 	})
 	if err != nil {
-		return err
+		return db.StoredRule{}, err
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(azRuleView(cfg.Rules[azFindRule(&cfg, id)]))
+	return cfg.Rules[azFindRule(&cfg, id)], nil
 }
+
+func azRuleNotFound(id int64) error { return azNotFound("rule " + strconv.FormatInt(id, 10)) }
 
 // azDeleteRule is DELETE /api/v5/authorization/rules/{id}; 204.
 func (s *Server) azDeleteRule(c *fiber.Ctx) error {
@@ -608,18 +644,23 @@ func (s *Server) azDeleteRule(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.azCommit(c.UserContext(), func(cfg *db.AuthzConfig) error {
+	if err := s.azRemoveRule(c.UserContext(), id); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// azRemoveRule deletes the rule id.
+func (s *Server) azRemoveRule(ctx context.Context, id int64) error {
+	_, err := s.azCommit(ctx, func(cfg *db.AuthzConfig) error {
 		i := azFindRule(cfg, id)
 		if i < 0 {
-			return azNotFound("rule " + c.Params("id"))
+			return azRuleNotFound(id)
 		}
 		cfg.Rules = slices.Delete(cfg.Rules, i, i+1)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return c.SendStatus(fiber.StatusNoContent)
+	return err
 }
 
 // azMoveRule is POST /api/v5/authorization/rules/{id}/move
@@ -637,10 +678,18 @@ func (s *Server) azMoveRule(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.azCommit(c.UserContext(), func(cfg *db.AuthzConfig) error {
+	if err := s.azMoveRuleTo(c.UserContext(), id, pos); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// azMoveRuleTo moves the rule id to pos.
+func (s *Server) azMoveRuleTo(ctx context.Context, id int64, pos azPosition) error {
+	_, err := s.azCommit(ctx, func(cfg *db.AuthzConfig) error {
 		i := azFindRule(cfg, id)
 		if i < 0 {
-			return azNotFound("rule " + c.Params("id"))
+			return azRuleNotFound(id)
 		}
 		moved := cfg.Rules[i]
 		rest := slices.Delete(slices.Clone(cfg.Rules), i, i+1)
@@ -648,37 +697,43 @@ func (s *Server) azMoveRule(c *fiber.Ctx) error {
 		cfg.Rules = next
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	return c.SendStatus(fiber.StatusNoContent)
+	return err
 }
 
 // azImportRules is POST /api/v5/authorization/rules/import: the body is an EMQX acl.conf;
 // ?mode=replace (the default) replaces the rule list, ?mode=append adds to its end. 200
 // with the number of rules imported. A file with any error imports nothing.
 func (s *Server) azImportRules(c *fiber.Ctx) error {
-	mode := c.Query("mode", "replace")
-	if mode != "replace" && mode != "append" {
-		return badRequest(fmt.Sprintf("mode: %q is not replace or append", mode))
+	count, total, err := s.azImportACL(c.UserContext(), string(c.Body()), c.Query("mode", "replace"))
+	if err != nil {
+		return err
 	}
-	text := string(c.Body())
+	return c.JSON(fiber.Map{"count": count, "mode": c.Query("mode", "replace"), "total": total})
+}
+
+// azImportACL reads an acl.conf and replaces the rule list with its rules (mode "replace")
+// or adds them to its end ("append"); it returns how many it imported and how many rules
+// there are now. A file with any error imports nothing; its error says "acl.conf: line N".
+func (s *Server) azImportACL(ctx context.Context, text, mode string) (count, total int, err error) {
+	if mode != "replace" && mode != "append" {
+		return 0, 0, badRequest(fmt.Sprintf("mode: %q is not replace or append", mode))
+	}
 	if strings.TrimSpace(text) == "" {
-		return badRequest("the body must be the text of an acl.conf file")
+		return 0, 0, badRequest("the body must be the text of an acl.conf file")
 	}
 	parsed, err := rules.ParseACLFile(text)
 	if err != nil {
-		return badRequest("acl.conf: " + err.Error())
+		return 0, 0, badRequest("acl.conf: " + err.Error())
 	}
 	imported := make([]db.StoredRule, len(parsed))
 	for i, r := range parsed {
 		raw, err := json.Marshal(r)
 		if err != nil {
-			return badRequest(err.Error())
+			return 0, 0, badRequest(err.Error())
 		}
 		imported[i] = db.StoredRule{Rule: raw}
 	}
-	cfg, err := s.azCommit(c.UserContext(), func(cfg *db.AuthzConfig) error {
+	cfg, err := s.azCommit(ctx, func(cfg *db.AuthzConfig) error {
 		if mode == "replace" {
 			cfg.Rules = imported
 		} else {
@@ -687,9 +742,9 @@ func (s *Server) azImportRules(c *fiber.Ctx) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	return c.JSON(fiber.Map{"count": len(imported), "mode": mode, "total": len(cfg.Rules)})
+	return len(imported), len(cfg.Rules), nil
 }
 
 // azExportRules is GET /api/v5/authorization/rules/export: the rule list as an acl.conf,
@@ -699,18 +754,27 @@ func (s *Server) azExportRules(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	text, err := azExportACL(cfg)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="acl.conf"`)
+	return c.SendString(text)
+}
+
+// azExportACL writes the rule list of cfg as an acl.conf.
+func azExportACL(cfg db.AuthzConfig) (string, error) {
 	var b strings.Builder
 	for _, stored := range cfg.Rules {
 		var r rules.Rule
 		if err := r.UnmarshalJSON(stored.Rule); err != nil {
-			return fmt.Errorf("rule %d: stored JSON: %w", stored.ID, err)
+			return "", fmt.Errorf("rule %d: stored JSON: %w", stored.ID, err)
 		}
 		b.WriteString(r.ACL())
 		b.WriteByte('\n')
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="acl.conf"`)
-	return c.SendString(b.String())
+	return b.String(), nil
 }
 
 // --- tester ---
@@ -737,13 +801,40 @@ func (s *Server) azCheck(c *fiber.Ctx) error {
 	if err := decodeStrict(c, &body); err != nil {
 		return err
 	}
+	d, err := s.azDecide(c.UserContext(), body)
+	if err != nil {
+		return err
+	}
+	out := fiber.Map{"result": "deny", "source": d.Source, "disconnect": d.Disconnect,
+		"rule_id": nil, "rule_index": nil, "rule": nil}
+	if d.Allowed {
+		out["result"] = "allow"
+	}
+	if d.Decided != nil {
+		out["rule_id"], out["rule_index"], out["rule"] = d.Decided.ID, d.Index, azRuleView(*d.Decided)
+	}
+	return c.JSON(out)
+}
+
+// azDecision is the tester's answer: the verdict, and the stored rule that decided (nil
+// when no rule of the list did) at its index Index.
+type azDecision struct {
+	authn.Verdict
+	Decided *db.StoredRule
+	Index   int
+}
+
+// azDecide asks the running authorization about the request body describes: the API's
+// check and the dashboard's tester. A bad field is a 400 whose message starts with its
+// JSON name ("peerhost: ...").
+func (s *Server) azDecide(ctx context.Context, body azCheckBody) (azDecision, error) {
 	client := authn.Client{ClientID: body.ClientID, Username: body.Username, Listener: body.Listener,
 		Protocol: body.Protocol, IsSuperuser: body.IsSuperuser, Attrs: body.ClientAttrs}
 	client.Gateway, _, _ = strings.Cut(body.Listener, ":")
 	if body.PeerHost != "" {
 		addr, err := netip.ParseAddr(body.PeerHost)
 		if err != nil {
-			return badRequest(fmt.Sprintf("peerhost: %q is not an IP address", body.PeerHost))
+			return azDecision{}, badRequest(fmt.Sprintf("peerhost: %q is not an IP address", body.PeerHost))
 		}
 		client.Peer = netip.AddrPortFrom(addr, 0)
 	}
@@ -754,42 +845,37 @@ func (s *Server) azCheck(c *fiber.Ctx) error {
 	case "subscribe":
 		req.Action, req.Retain = authn.Subscribe, false
 	default:
-		return badRequest(fmt.Sprintf("action: %q is not publish or subscribe", body.Action))
+		return azDecision{}, badRequest(fmt.Sprintf("action: %q is not publish or subscribe", body.Action))
 	}
 	if body.Topic == "" {
-		return badRequest("topic: required")
+		return azDecision{}, badRequest("topic: required")
 	}
 	if body.QoS < 0 || body.QoS > 2 {
-		return badRequest(fmt.Sprintf("qos: %d is not 0, 1 or 2", body.QoS))
+		return azDecision{}, badRequest(fmt.Sprintf("qos: %d is not 0, 1 or 2", body.QoS))
 	}
 
 	// The verdict names a rule by its place in the list the authorizer was built from;
 	// reading the stored list before and after tells that it did not change meanwhile.
-	ctx, cancel := context.WithTimeout(c.UserContext(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var v authn.Verdict
 	var cfg db.AuthzConfig
 	for range 3 {
 		before, err := s.deps.Store.Authz(ctx)
 		if err != nil {
-			return err
+			return azDecision{}, err
 		}
 		v = s.deps.Access.Authz.Authorize(ctx, &client, req)
 		if cfg, err = s.deps.Store.Authz(ctx); err != nil {
-			return err
+			return azDecision{}, err
 		}
 		if slices.EqualFunc(before.Rules, cfg.Rules, func(a, b db.StoredRule) bool { return a.ID == b.ID }) {
 			break
 		}
 	}
-	out := fiber.Map{"result": "deny", "source": v.Source, "disconnect": v.Disconnect,
-		"rule_id": nil, "rule_index": nil, "rule": nil}
-	if v.Allowed {
-		out["result"] = "allow"
-	}
+	d := azDecision{Verdict: v, Index: -1}
 	if v.Source == "rules" && v.Rule >= 0 && v.Rule < len(cfg.Rules) {
-		r := cfg.Rules[v.Rule]
-		out["rule_id"], out["rule_index"], out["rule"] = r.ID, v.Rule, azRuleView(r)
+		d.Decided, d.Index = &cfg.Rules[v.Rule], v.Rule
 	}
-	return c.JSON(out)
+	return d, nil
 }

@@ -45,15 +45,7 @@ func (s *Server) clList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var rows []clRow
-	for _, cl := range rt.Clients() {
-		if row := clRowOf(cl); q.match(row, s.deps.Node) {
-			rows = append(rows, row)
-		}
-	}
-	slices.SortFunc(rows, func(a, b clRow) int {
-		return cmp.Or(a.info.ConnectedAt.Compare(b.info.ConnectedAt), strings.Compare(a.info.ClientID, b.info.ClientID))
-	})
+	rows := clSelect(rt, func(r clRow) bool { return q.match(r, s.deps.Node) })
 	data := []map[string]any{}
 	for i := (q.page - 1) * q.limit; i < len(rows) && i < q.page*q.limit; i++ {
 		data = append(data, s.clView(rows[i]))
@@ -62,6 +54,21 @@ func (s *Server) clList(c *fiber.Ctx) error {
 		"data": data,
 		"meta": fiber.Map{"page": q.page, "limit": q.limit, "count": len(rows), "hasnext": q.page*q.limit < len(rows)},
 	})
+}
+
+// clSelect reads the clients of rt that keep accepts, oldest connection first: the order of
+// the API's list and of the dashboard's table, so that paging is stable.
+func clSelect(rt *gateway.Runtime, keep func(clRow) bool) []clRow {
+	var rows []clRow
+	for _, cl := range rt.Clients() {
+		if row := clRowOf(cl); keep(row) {
+			rows = append(rows, row)
+		}
+	}
+	slices.SortFunc(rows, func(a, b clRow) int {
+		return cmp.Or(a.info.ConnectedAt.Compare(b.info.ConnectedAt), strings.Compare(a.info.ClientID, b.info.ClientID))
+	})
+	return rows
 }
 
 func (s *Server) clGet(c *fiber.Ctx) error {
@@ -130,20 +137,38 @@ type clSubscribeBody struct {
 func (b *clSubscribeBody) validate() error {
 	switch {
 	case b.Topic == nil || *b.Topic == "":
-		return badRequest("Miss topic property")
+		return clFieldErr("topic", badRequest("Miss topic property"))
 	case !clValidFilter(*b.Topic):
-		return badRequest("topic: " + strconv.Quote(*b.Topic) + " is not a valid topic filter")
+		return clFieldErr("topic", badRequest("topic: "+strconv.Quote(*b.Topic)+" is not a valid topic filter"))
 	case b.QoS < 0 || b.QoS > 2:
-		return badRequest("qos: must be 0, 1 or 2")
+		return clFieldErr("qos", badRequest("qos: must be 0, 1 or 2"))
 	case b.NL < 0 || b.NL > 1:
-		return badRequest("nl: must be 0 or 1")
+		return clFieldErr("nl", badRequest("nl: must be 0 or 1"))
 	case b.RAP < 0 || b.RAP > 1:
-		return badRequest("rap: must be 0 or 1")
+		return clFieldErr("rap", badRequest("rap: must be 0 or 1"))
 	case b.RH < 0 || b.RH > 2:
-		return badRequest("rh: must be 0, 1 or 2")
+		return clFieldErr("rh", badRequest("rh: must be 0, 1 or 2"))
 	}
 	return nil
 }
+
+// clFieldError is a refused subscription naming the body field at fault, so that the
+// dashboard can show the message next to its input; the API answers it as its APIError.
+type clFieldError struct {
+	field string
+	err   *APIError
+}
+
+func clFieldErr(field string, err error) error {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	return &clFieldError{field: field, err: ae}
+}
+
+func (e *clFieldError) Error() string { return e.err.Error() }
+func (e *clFieldError) Unwrap() error { return e.err }
 
 // clSubscribe subscribes the client on its behalf through its protocol session, so that
 // the protocol knows the subscription (STOMP sends MESSAGE frames with sub_props.subid as
@@ -157,21 +182,8 @@ func (s *Server) clSubscribe(c *fiber.Ctx) error {
 	if err := decodeStrict(c, &body); err != nil {
 		return err
 	}
-	if err := body.validate(); err != nil {
+	if err := clAddSubscription(c.UserContext(), c.Params("name"), cl, body); err != nil {
 		return err
-	}
-	sm, ok := cl.Session().(gateway.SubscriptionManager)
-	if !ok {
-		return badRequest(clUnsupported(c.Params("name"), "subscribing its clients through the API"))
-	}
-	subID := ""
-	if body.SubProps != nil {
-		subID = body.SubProps.SubID
-	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), clOperationTimeout)
-	defer cancel()
-	if err := sm.AddSubscription(ctx, *body.Topic, byte(body.QoS), subID); err != nil {
-		return clSubscriptionError(cl, *body.Topic, err)
 	}
 	return c.Status(fiber.StatusCreated).JSON(clSubscription{
 		Topic: gateway.Mount(cl.Info().Mountpoint, *body.Topic), QoS: byte(body.QoS),
@@ -192,16 +204,55 @@ func (s *Server) clUnsubscribe(c *fiber.Ctx) error {
 	if topic == "" {
 		return badRequest("topic: required in the path")
 	}
+	if err := clRemoveSubscription(c.UserContext(), c.Params("name"), cl, topic); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// clCanSubscribe reports whether the operator can subscribe and unsubscribe cl (its
+// protocol's sessions implement gateway.SubscriptionManager; CoAP's do not).
+func clCanSubscribe(cl *gateway.Client) bool {
+	_, ok := cl.Session().(gateway.SubscriptionManager)
+	return ok
+}
+
+// clAddSubscription checks body and subscribes cl of gateway gw on its behalf through its
+// protocol session: POST .../subscriptions after decoding, shared with the dashboard. A
+// refused field is a *clFieldError.
+func clAddSubscription(ctx context.Context, gw string, cl *gateway.Client, body clSubscribeBody) error {
+	if err := body.validate(); err != nil {
+		return err
+	}
 	sm, ok := cl.Session().(gateway.SubscriptionManager)
 	if !ok {
-		return badRequest(clUnsupported(c.Params("name"), "unsubscribing its clients through the API"))
+		return badRequest(clUnsupported(gw, "subscribing its clients through the API"))
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), clOperationTimeout)
+	subID := ""
+	if body.SubProps != nil {
+		subID = body.SubProps.SubID
+	}
+	ctx, cancel := context.WithTimeout(ctx, clOperationTimeout)
+	defer cancel()
+	if err := sm.AddSubscription(ctx, *body.Topic, byte(body.QoS), subID); err != nil {
+		return clSubscriptionError(cl, *body.Topic, err)
+	}
+	return nil
+}
+
+// clRemoveSubscription ends cl's subscription to topic (unmounted) through its protocol
+// session: DELETE .../subscriptions/{topic}, shared with the dashboard.
+func clRemoveSubscription(ctx context.Context, gw string, cl *gateway.Client, topic string) error {
+	sm, ok := cl.Session().(gateway.SubscriptionManager)
+	if !ok {
+		return badRequest(clUnsupported(gw, "unsubscribing its clients through the API"))
+	}
+	ctx, cancel := context.WithTimeout(ctx, clOperationTimeout)
 	defer cancel()
 	if err := sm.RemoveSubscription(ctx, topic); err != nil {
 		return clSubscriptionError(cl, topic, err)
 	}
-	return c.SendStatus(fiber.StatusNoContent)
+	return nil
 }
 
 // clSubscriptionError maps a SubscriptionManager error: the protocol's own refusals are
@@ -210,7 +261,7 @@ func (s *Server) clUnsubscribe(c *fiber.Ctx) error {
 func clSubscriptionError(cl *gateway.Client, topic string, err error) error {
 	switch {
 	case errors.Is(err, gateway.ErrNotAuthorized):
-		return badRequest("topic " + topic + ": client " + cl.Info().ClientID + " is not authorized to subscribe")
+		return clFieldErr("topic", badRequest("topic "+topic+": client "+cl.Info().ClientID+" is not authorized to subscribe"))
 	case errors.Is(err, gateway.ErrNotLoggedIn):
 		return notFound("Client not found")
 	case errors.Is(err, gateway.ErrNoSubscription):

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -41,29 +42,13 @@ func (s *Server) evStream(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	types := evAllTypes
-	if values := c.Context().QueryArgs().PeekMulti("type"); len(values) > 0 {
-		types = 0
-		for _, v := range values {
-			for name := range strings.SplitSeq(string(v), ",") {
-				name = strings.TrimSpace(name)
-				if name == "" {
-					continue
-				}
-				bit := evTypeBit(gateway.EventType(name))
-				if bit == 0 {
-					return badRequest(fmt.Sprintf("type: %q is not an event type (%s)", name, evTypeList()))
-				}
-				types |= bit
-			}
-		}
-		if types == 0 {
-			return badRequest("type: empty; name at least one event type")
-		}
+	var typeValues []string
+	for _, v := range c.Context().QueryArgs().PeekMulti("type") {
+		typeValues = append(typeValues, string(v))
 	}
-	gw := c.Query("gateway")
-	if gw != "" && !slices.Contains(s.deps.Manager.Protocols(), gw) {
-		return badRequest(fmt.Sprintf("gateway: %q is not a gateway (%s)", gw, strings.Join(s.deps.Manager.Protocols(), ", ")))
+	types, gw, err := s.evParseFilter(typeValues, c.Query("gateway"))
+	if err != nil {
+		return err
 	}
 	c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
@@ -77,6 +62,36 @@ func (s *Server) evStream(c *fiber.Ctx) error {
 	}
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) { bus.stream(w, sink) })
 	return nil
+}
+
+// evParseFilter reads a stream's filter: typeValues are event type names, each value maybe
+// comma-separated (none: every type), gw a gateway name or "". A bad value is a 400 whose
+// message starts with "type:" or "gateway:". The API's stream and the dashboard's use it.
+func (s *Server) evParseFilter(typeValues []string, gw string) (evMask, string, error) {
+	types := evAllTypes
+	if len(typeValues) > 0 {
+		types = 0
+		for _, v := range typeValues {
+			for name := range strings.SplitSeq(v, ",") {
+				name = strings.TrimSpace(name)
+				if name == "" {
+					continue
+				}
+				bit := evTypeBit(gateway.EventType(name))
+				if bit == 0 {
+					return 0, "", badRequest(fmt.Sprintf("type: %q is not an event type (%s)", name, evTypeList()))
+				}
+				types |= bit
+			}
+		}
+		if types == 0 {
+			return 0, "", badRequest("type: empty; name at least one event type")
+		}
+	}
+	if gw != "" && !slices.Contains(s.deps.Manager.Protocols(), gw) {
+		return 0, "", badRequest(fmt.Sprintf("gateway: %q is not a gateway (%s)", gw, strings.Join(s.deps.Manager.Protocols(), ", ")))
+	}
+	return types, gw, nil
 }
 
 func evTypeList() string {
@@ -179,17 +194,24 @@ func (s *Server) evCreateWebhook(c *fiber.Ctx) error {
 		return badRequest("name: required")
 	}
 	w := body.webhook(*body.Name)
-	if err := evValidateWebhook(w); err != nil {
-		return err
-	}
-	err = bus.changeWebhooks(c.UserContext(), func() error { return s.deps.Store.AddWebhook(c.UserContext(), w) })
-	if errors.Is(err, db.ErrExists) {
-		return &APIError{Status: fiber.StatusConflict, Code: "ALREADY_EXISTS", Message: "webhook already exists: " + w.Name}
-	}
-	if err != nil {
+	if err := s.evCreate(c.UserContext(), bus, w); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(s.evView(bus, w))
+}
+
+// evCreate validates and stores a new webhook and starts its worker when it is enabled: the
+// API's POST and the dashboard's form. A refused webhook is a 400 whose message starts with
+// its field ("url: ..."), or a 409 when the name is taken.
+func (s *Server) evCreate(ctx context.Context, bus *Events, w db.Webhook) error {
+	if err := evValidateWebhook(w); err != nil {
+		return err
+	}
+	err := bus.changeWebhooks(ctx, func() error { return s.deps.Store.AddWebhook(ctx, w) })
+	if errors.Is(err, db.ErrExists) {
+		return &APIError{Status: fiber.StatusConflict, Code: "ALREADY_EXISTS", Message: "webhook already exists: " + w.Name}
+	}
+	return err
 }
 
 // evUpdateWebhook is PUT /api/v5/webhooks/{name}: the whole webhook is replaced (a masked
@@ -210,22 +232,32 @@ func (s *Server) evUpdateWebhook(c *fiber.Ctx) error {
 	if body.Name != nil && *body.Name != stored.Name {
 		return badRequest(fmt.Sprintf("name: %q differs from the path's %q; a webhook cannot be renamed", *body.Name, stored.Name))
 	}
-	w := body.webhook(stored.Name)
+	w, err := s.evUpdate(c.UserContext(), bus, stored, body.webhook(stored.Name))
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.evView(bus, w))
+}
+
+// evUpdate replaces the stored webhook with w (same name; a masked URL password or header
+// value sent back keeps the stored one) and restarts its worker: the API's PUT and the
+// dashboard's form. It returns what was stored.
+func (s *Server) evUpdate(ctx context.Context, bus *Events, stored, w db.Webhook) (db.Webhook, error) {
 	if w.URL == evMaskURL(stored.URL) {
 		w.URL = stored.URL
 	}
 	evUnmaskHeaders(w.Headers, stored.Headers)
 	if err := evValidateWebhook(w); err != nil {
-		return err
+		return db.Webhook{}, err
 	}
-	err = bus.changeWebhooks(c.UserContext(), func() error { return s.deps.Store.UpdateWebhook(c.UserContext(), w) })
+	err := bus.changeWebhooks(ctx, func() error { return s.deps.Store.UpdateWebhook(ctx, w) })
 	if errors.Is(err, db.ErrNotFound) {
-		return evNotFound(w.Name)
+		return db.Webhook{}, evNotFound(w.Name)
 	}
 	if err != nil {
-		return err
+		return db.Webhook{}, err
 	}
-	return c.JSON(s.evView(bus, w))
+	return w, nil
 }
 
 // evDeleteWebhook is DELETE /api/v5/webhooks/{name}: its worker stops, queued events are
@@ -235,15 +267,19 @@ func (s *Server) evDeleteWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	name := c.Params("name")
-	err = bus.changeWebhooks(c.UserContext(), func() error { return s.deps.Store.DeleteWebhook(c.UserContext(), name) })
-	if errors.Is(err, db.ErrNotFound) {
-		return evNotFound(name)
-	}
-	if err != nil {
+	if err := s.evDelete(c.UserContext(), bus, c.Params("name")); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// evDelete deletes the webhook name and stops its worker.
+func (s *Server) evDelete(ctx context.Context, bus *Events, name string) error {
+	err := bus.changeWebhooks(ctx, func() error { return s.deps.Store.DeleteWebhook(ctx, name) })
+	if errors.Is(err, db.ErrNotFound) {
+		return evNotFound(name)
+	}
+	return err
 }
 
 func (b evWebhookBody) webhook(name string) db.Webhook {

@@ -160,13 +160,7 @@ func (s *Server) gwAddListener(c *fiber.Ctx) error {
 	if err := gwRevealListener(&l, nil); err != nil {
 		return err
 	}
-	gw, err := s.changeGateway(c.UserContext(), name, func(gw *gateway.Config) error {
-		if _, exists := gw.Listener(l.Type, l.Name); exists {
-			return badRequest(fmt.Sprintf("Listener name has occupied: %s", gwListenerID(name, l)))
-		}
-		*gw = gw.WithListener(l)
-		return nil
-	})
+	gw, err := s.changeGateway(c.UserContext(), name, gwInsertListener(name, l))
 	if err != nil {
 		return err
 	}
@@ -200,20 +194,7 @@ func (s *Server) gwUpdateListener(c *fiber.Ctx) error {
 	}
 	l.Type, l.Name = typ, lname
 	_, hasAuthn := body["authentication"]
-	gw, err := s.changeGateway(c.UserContext(), name, func(gw *gateway.Config) error {
-		old, ok := gw.Listener(typ, lname)
-		if !ok {
-			return gwListenerNotFound(gwListenerID(name, l))
-		}
-		if !hasAuthn {
-			l.Authentication = old.Authentication
-		}
-		if err := gwRevealListener(&l, &old); err != nil {
-			return err
-		}
-		*gw = gw.WithListener(l)
-		return nil
-	})
+	gw, err := s.changeGateway(c.UserContext(), name, gwReplaceListener(name, l, !hasAuthn))
 	if err != nil {
 		return err
 	}
@@ -232,16 +213,53 @@ func (s *Server) gwDeleteListener(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.changeGateway(c.UserContext(), name, func(gw *gateway.Config) error {
+	if _, err := s.changeGateway(c.UserContext(), name, gwRemoveListener(name, typ, lname)); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// The listener changes, for changeGateway; the API and the dashboard both use them.
+
+// gwInsertListener adds listener l to gateway name; one with its type and name must not exist.
+func gwInsertListener(name string, l gateway.ListenerConfig) func(*gateway.Config) error {
+	return func(gw *gateway.Config) error {
+		if _, exists := gw.Listener(l.Type, l.Name); exists {
+			return badRequest(fmt.Sprintf("Listener name has occupied: %s", gwListenerID(name, l)))
+		}
+		*gw = gw.WithListener(l)
+		return nil
+	}
+}
+
+// gwReplaceListener replaces the listener with l's type and name by l. With keepAuthn, l
+// gets the stored listener's authenticator; secrets l holds as gwHidden get the stored values.
+func gwReplaceListener(name string, l gateway.ListenerConfig, keepAuthn bool) func(*gateway.Config) error {
+	return func(gw *gateway.Config) error {
+		old, ok := gw.Listener(l.Type, l.Name)
+		if !ok {
+			return gwListenerNotFound(gwListenerID(name, l))
+		}
+		if keepAuthn {
+			l.Authentication = old.Authentication
+		}
+		if err := gwRevealListener(&l, &old); err != nil {
+			return err
+		}
+		*gw = gw.WithListener(l)
+		return nil
+	}
+}
+
+// gwRemoveListener deletes listener typ:lname of gateway name.
+func gwRemoveListener(name string, typ gateway.Transport, lname string) func(*gateway.Config) error {
+	return func(gw *gateway.Config) error {
 		if _, ok := gw.Listener(typ, lname); !ok {
 			return gwListenerNotFound(name + ":" + string(typ) + ":" + lname)
 		}
 		*gw = gw.WithoutListener(typ, lname)
 		return nil
-	}); err != nil {
-		return err
 	}
-	return c.SendStatus(fiber.StatusNoContent)
 }
 
 // gwHidden stands for a secret in answers. Sent back unchanged in an update, it means "keep

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime/multipart"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -141,14 +143,24 @@ func (s *Server) gwAddUser(c *fiber.Ctx) error {
 	if err := decodeStrict(c, &req); err != nil {
 		return err
 	}
-	u, err := builtin.NewUser(cfg.PasswordHashAlgorithm, req.UserID, req.Password, req.IsSuperuser)
+	u, err := gwCreateUser(c.UserContext(), store, cfg, req.UserID, req.Password, req.IsSuperuser)
 	if err != nil {
-		return gwUserError(err, req.UserID)
-	}
-	if err := store.Add(c.UserContext(), u); err != nil {
-		return gwUserError(err, u.UserID)
+		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(gwViewOf(u))
+}
+
+// gwCreateUser adds a user to store, its password hashed with the authenticator's
+// password_hash_algorithm (the API's and the dashboard's add). Errors are gwUserError's.
+func gwCreateUser(ctx context.Context, store db.UserStore, cfg builtin.Config, userID, pw string, superuser bool) (builtin.User, error) {
+	u, err := builtin.NewUser(cfg.PasswordHashAlgorithm, userID, pw, superuser)
+	if err != nil {
+		return builtin.User{}, gwUserError(err, userID)
+	}
+	if err := store.Add(ctx, u); err != nil {
+		return builtin.User{}, gwUserError(err, u.UserID)
+	}
+	return u, nil
 }
 
 // gwGetUser is GET .../authentication/users/{uid}.
@@ -188,25 +200,35 @@ func (s *Server) gwUpdateUser(c *fiber.Ctx) error {
 	if err := decodeStrict(c, &req); err != nil {
 		return err
 	}
-	u, found, err := store.LookupUser(c.UserContext(), uid)
+	u, err := gwEditUser(c.UserContext(), store, cfg, uid, req.Password, req.IsSuperuser)
 	if err != nil {
 		return err
 	}
+	return c.JSON(gwViewOf(u))
+}
+
+// gwEditUser changes a user's password (hashed anew) and superuser flag where they are not
+// nil (the API's and the dashboard's edit). Errors are gwUserError's.
+func gwEditUser(ctx context.Context, store db.UserStore, cfg builtin.Config, uid string, pw *string, superuser *bool) (builtin.User, error) {
+	u, found, err := store.LookupUser(ctx, uid)
+	if err != nil {
+		return builtin.User{}, err
+	}
 	if !found {
-		return gwUserNotFound(uid)
+		return builtin.User{}, gwUserNotFound(uid)
 	}
-	if req.IsSuperuser != nil {
-		u.IsSuperuser = *req.IsSuperuser
+	if superuser != nil {
+		u.IsSuperuser = *superuser
 	}
-	if req.Password != nil {
-		if u, err = builtin.NewUser(cfg.PasswordHashAlgorithm, uid, *req.Password, u.IsSuperuser); err != nil {
-			return gwUserError(err, uid)
+	if pw != nil {
+		if u, err = builtin.NewUser(cfg.PasswordHashAlgorithm, uid, *pw, u.IsSuperuser); err != nil {
+			return builtin.User{}, gwUserError(err, uid)
 		}
 	}
-	if err := store.Update(c.UserContext(), u); err != nil {
-		return gwUserError(err, uid)
+	if err := store.Update(ctx, u); err != nil {
+		return builtin.User{}, gwUserError(err, uid)
 	}
-	return c.JSON(gwViewOf(u))
+	return u, nil
 }
 
 // gwDeleteUser is DELETE .../authentication/users/{uid}.
@@ -233,13 +255,24 @@ func (s *Server) gwImportUsers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	kind := c.Query("type", builtin.KindPlain)
-	if kind != builtin.KindPlain && kind != builtin.KindHash {
-		return badRequest(fmt.Sprintf("type: %q is not plain or hash", kind))
-	}
-	file, err := c.FormFile("filename")
+	file, _ := c.FormFile("filename") // nil without one: gwImportFile says what is missing
+	res, err := gwImportFile(c.UserContext(), store, cfg, c.Query("type", builtin.KindPlain), file)
 	if err != nil {
-		return badRequest("filename: a multipart/form-data upload with the users file in the field filename is required")
+		return err
+	}
+	return c.JSON(res)
+}
+
+// gwImportFile stores the users of an uploaded file (nil: none was sent), CSV or JSON by its
+// name, of kind plain or hash: the API's and the dashboard's import. Errors about the
+// request are 400s whose message starts with the field: "type: " or "filename: ", or is
+// the file's problem.
+func gwImportFile(ctx context.Context, store db.UserStore, cfg builtin.Config, kind string, file *multipart.FileHeader) (db.ImportResult, error) {
+	if kind != builtin.KindPlain && kind != builtin.KindHash {
+		return db.ImportResult{}, badRequest(fmt.Sprintf("type: %q is not plain or hash", kind))
+	}
+	if file == nil {
+		return db.ImportResult{}, badRequest("filename: a multipart/form-data upload with the users file in the field filename is required")
 	}
 	var format string
 	switch ext := strings.ToLower(filepath.Ext(file.Filename)); ext {
@@ -248,20 +281,20 @@ func (s *Server) gwImportUsers(c *fiber.Ctx) error {
 	case ".json":
 		format = builtin.FormatJSON
 	default:
-		return badRequest(fmt.Sprintf("filename: %q must end in .csv or .json", file.Filename))
+		return db.ImportResult{}, badRequest(fmt.Sprintf("filename: %q must end in .csv or .json", file.Filename))
 	}
 	f, err := file.Open()
 	if err != nil {
-		return err
+		return db.ImportResult{}, err
 	}
 	defer f.Close()
 	users, failed, err := builtin.ParseImport(f, format, kind, cfg.PasswordHashAlgorithm)
 	if err != nil {
-		return badRequest(err.Error())
+		return db.ImportResult{}, badRequest(err.Error())
 	}
-	res, err := store.Import(c.UserContext(), users, failed)
+	res, err := store.Import(ctx, users, failed)
 	if err != nil {
-		return gwUserError(err, "")
+		return db.ImportResult{}, gwUserError(err, "")
 	}
-	return c.JSON(res)
+	return res, nil
 }

@@ -70,6 +70,11 @@ func (s *Server) uiRoutes() {
 	ui := uiRouter{app: s.app, mw: []fiber.Handler{s.uiRequireSession, s.uiCheckCSRF}}
 	ui.Post("/logout", s.uiLogout)
 	s.uiOverviewRoutes(ui)
+	s.uiGatewaysRoutes(ui)
+	s.uiAuthzRoutes(ui)
+	s.uiEventsRoutes(ui)
+	s.uiClientsRoutes(ui)
+	s.uiAuthnRoutes(ui)
 }
 
 // uiRequireSession admits requests with a valid session cookie. Without one, a page request

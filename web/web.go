@@ -36,6 +36,9 @@ type Deps struct {
 	// PasswordCost is the bcrypt cost of new admin and API key hashes; 0 means bcrypt's
 	// default. Tests lower it.
 	PasswordCost int
+	// DataDir is xgate's data directory (absolute). The dashboard stores uploaded listener
+	// certificates and keys in its certs directory; empty refuses uploads (paths still work).
+	DataDir string
 	// SampleEvery is how often the dashboard's charts sample the gateways' counters (and how
 	// often the overview refreshes); 0 means 5 s.
 	SampleEvery time.Duration

@@ -134,7 +134,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	srv, err := web.New(ctx, web.Deps{Log: log, Node: node, Version: version, Store: store, Manager: mgr,
-		Access: access, Events: events, AdminPassword: os.Getenv("XGATE_ADMIN_PASSWORD")})
+		Access: access, Events: events, AdminPassword: os.Getenv("XGATE_ADMIN_PASSWORD"), DataDir: dataDir})
 	if err != nil {
 		mgr.Stop(context.Background())
 		return err

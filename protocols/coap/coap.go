@@ -19,18 +19,18 @@ import (
 
 // Settings are the CoAP gateway's own fields (EMQX names; the rest are xgate's).
 type Settings struct {
-	Heartbeat          gateway.Duration `json:"heartbeat"`
-	ConnectionRequired bool             `json:"connection_required"`
-	NotifyType         string           `json:"notify_type"`   // non | con | qos
-	SubscribeQoS       string           `json:"subscribe_qos"` // qos0 | qos1 | qos2 | coap
-	PublishQoS         string           `json:"publish_qos"`   // qos0 | qos1 | qos2 | coap
+	Heartbeat          gateway.Duration `json:"heartbeat" help:"A channel silent for 1.5 times this is closed, unless it observes something (at least 1s; read when a listener starts)."`
+	ConnectionRequired bool             `json:"connection_required" help:"Every /ps request must carry the clientid and token of a /mqtt/connection login."`
+	NotifyType         string           `json:"notify_type" enum:"non,con,qos" help:"Message type of notifications: non, con, or qos (QoS 0 as NON, QoS 1 and 2 as CON)."`
+	SubscribeQoS       string           `json:"subscribe_qos" enum:"qos0,qos1,qos2,coap" help:"QoS of subscriptions without a qos query; coap: CON as 1, NON as 0."`
+	PublishQoS         string           `json:"publish_qos" enum:"qos0,qos1,qos2,coap" help:"QoS of publishes without a qos query; coap: CON as 1, NON as 0."`
 	// MaxMqueueLen bounds the notifications waiting per channel; overflow is dropped and
 	// counted.
-	MaxMqueueLen int `json:"max_mqueue_len"`
+	MaxMqueueLen int `json:"max_mqueue_len" help:"Notifications waiting per channel; beyond that they are dropped and counted."`
 	// AckTimeout and MaxRetransmit are RFC 7252's ACK_TIMEOUT and MAX_RETRANSMIT for CON
 	// messages the gateway sends (EMQX: 2 s, 4).
-	AckTimeout    gateway.Duration `json:"ack_timeout"`
-	MaxRetransmit int              `json:"max_retransmit"`
+	AckTimeout    gateway.Duration `json:"ack_timeout" help:"RFC 7252 ACK_TIMEOUT for CON messages the gateway sends (10ms to 1m; read when a listener starts)."`
+	MaxRetransmit int              `json:"max_retransmit" help:"RFC 7252 MAX_RETRANSMIT for CON messages the gateway sends (0 to 10; read when a listener starts)."`
 }
 
 // DefaultSettings returns EMQX's defaults.

@@ -19,33 +19,33 @@ import (
 
 // Settings are the MQTT-SN gateway's own fields (EMQX names; the rest are xgate's).
 type Settings struct {
-	GatewayID  byte         `json:"gateway_id"`
-	Broadcast  bool         `json:"broadcast"`
-	EnableQoS3 bool         `json:"enable_qos3"`
-	SubsResume bool         `json:"subs_resume"`
-	Predefined []Predefined `json:"predefined"`
+	GatewayID  byte         `json:"gateway_id" help:"The gateway's id in GWINFO and ADVERTISE (0 to 255)."`
+	Broadcast  bool         `json:"broadcast" help:"Send ADVERTISE every broadcast_interval to broadcast_address on the listener's port."`
+	EnableQoS3 bool         `json:"enable_qos3" help:"Accept QoS -1 publishes from clients without a connection (predefined or short topics); off answers PUBACK 0x03."`
+	SubsResume bool         `json:"subs_resume" help:"When a CleanSession=0 session resumes, REGISTER every subscribed topic name again before the queue is replayed."`
+	Predefined []Predefined `json:"predefined" help:"Topic ids known to every client without REGISTER: ids 1 to 1024, each id and topic once."`
 	// BroadcastInterval is the ADVERTISE period; it is also the Duration the ADVERTISE
 	// announces (in seconds, fixing EMQX 5's overflowing milliseconds).
-	BroadcastInterval gateway.Duration `json:"broadcast_interval"`
+	BroadcastInterval gateway.Duration `json:"broadcast_interval" help:"The ADVERTISE period, also the duration it announces (at least 1s when broadcast is on, at most 65535s)."`
 	// BroadcastAddress is where ADVERTISE goes, on the listener's port.
-	BroadcastAddress string `json:"broadcast_address"`
+	BroadcastAddress string `json:"broadcast_address" help:"The IP address ADVERTISE is sent to."`
 	// MaxInflight is the number of unacknowledged QoS 1/2 downlink messages per session.
-	MaxInflight int `json:"max_inflight"`
+	MaxInflight int `json:"max_inflight" help:"Unacknowledged QoS 1/2 messages to a client at a time (1 to 65535)."`
 	// RetryInterval is how long an unacknowledged downlink PUBLISH waits before it is sent
 	// again (DUP); after MaxRetries the client is considered lost.
-	RetryInterval gateway.Duration `json:"retry_interval"`
-	MaxRetries    int              `json:"max_retries"`
+	RetryInterval gateway.Duration `json:"retry_interval" help:"How long an unacknowledged PUBLISH to a client waits before it is sent again (at least 100ms)."`
+	MaxRetries    int              `json:"max_retries" help:"Resends of an unacknowledged PUBLISH before the client is considered lost."`
 	// MaxMqueueLen bounds the messages queued per session while it sleeps, waits for a
 	// REGACK or has its inflight window full; overflow is dropped and counted.
-	MaxMqueueLen int `json:"max_mqueue_len"`
+	MaxMqueueLen int `json:"max_mqueue_len" help:"Messages queued per session while it sleeps or waits; beyond that they are dropped and counted."`
 	// SessionExpiry is how long a CleanSession=0 session outlives its client.
-	SessionExpiry gateway.Duration `json:"session_expiry_interval"`
+	SessionExpiry gateway.Duration `json:"session_expiry_interval" help:"How long a CleanSession=0 session outlives its client, queuing messages."`
 }
 
 // Predefined is one predefined topic id.
 type Predefined struct {
-	ID    uint16 `json:"id"`
-	Topic string `json:"topic"`
+	ID    uint16 `json:"id" help:"The topic id, 1 to 1024."`
+	Topic string `json:"topic" help:"The topic name, without wildcards."`
 }
 
 // DefaultSettings returns EMQX's defaults and xgate's bounds.

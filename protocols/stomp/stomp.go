@@ -13,20 +13,20 @@ import (
 
 // Settings are the STOMP gateway's own fields (EMQX names where EMQX has them).
 type Settings struct {
-	Frame FrameSettings `json:"frame"`
+	Frame FrameSettings `json:"frame" help:"Limits on the frames clients send; a frame over a limit gets an ERROR frame and the connection is closed."`
 	// AckWindow is how many MESSAGEs of a client/client-individual subscription may wait for
 	// an ACK before further messages are held back.
-	AckWindow int `json:"ack_window"`
+	AckWindow int `json:"ack_window" help:"Messages of a client or client-individual subscription that may wait for an ACK before further messages are held back (1 to 65535)."`
 	// MaxPending bounds the messages waiting to be written or held back per connection;
 	// overflow is dropped and counted.
-	MaxPending int `json:"max_pending"`
+	MaxPending int `json:"max_pending" help:"Messages waiting to be written or held back per connection; beyond that deliveries are dropped and counted."`
 }
 
 // FrameSettings are EMQX's frame limits.
 type FrameSettings struct {
-	MaxHeaders       int `json:"max_headers"`
-	MaxHeadersLength int `json:"max_headers_length"`
-	MaxBodyLength    int `json:"max_body_length"`
+	MaxHeaders       int `json:"max_headers" help:"Most header lines in one frame."`
+	MaxHeadersLength int `json:"max_headers_length" help:"Most bytes in one header, name and value together (at least 16)."`
+	MaxBodyLength    int `json:"max_body_length" help:"Most bytes in one frame's body."`
 }
 
 // DefaultSettings returns EMQX's frame limits and xgate's delivery bounds.
