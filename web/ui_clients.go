@@ -187,7 +187,10 @@ func (s *Server) uiClientSubscribe(c *fiber.Ctx) error {
 		return s.uiclFail(c, err)
 	}
 	gw := c.Params("name")
-	form := views.SubscribeForm{Topic: c.FormValue("topic"), QoS: c.FormValue("qos"), SubID: c.FormValue("subid")}
+	// Form values point into fasthttp's buffers, reused by the next request; the session
+	// keeps the topic and the subscription id (its subs map, the broker subscription).
+	form := views.SubscribeForm{Topic: strings.Clone(c.FormValue("topic")), QoS: c.FormValue("qos"),
+		SubID: strings.Clone(c.FormValue("subid"))}
 	body := clSubscribeBody{Topic: &form.Topic}
 	if form.SubID != "" {
 		body.SubProps = &clSubProps{SubID: form.SubID}

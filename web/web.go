@@ -92,6 +92,9 @@ func New(ctx context.Context, deps Deps) (*Server, error) {
 	}
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
+		// Values from c.Params, c.Query and c.FormValue outlive the request when they are
+		// stored (a subscription id, a filter): they must not alias fasthttp's reused buffers.
+		Immutable: true,
 		ErrorHandler:          s.errorHandler,
 		ReadTimeout:           30 * time.Second,
 		IdleTimeout:           60 * time.Second,
