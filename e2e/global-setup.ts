@@ -35,6 +35,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     process.env.XGATE_E2E_URL = main.url;
     process.env.XGATE_E2E_PASSWORD = E2E_ADMIN_PASSWORD;
     process.env.XGATE_E2E_FRESH_URL = fresh.url;
+    // A spec that must change a server's state for good (account.spec.ts) starts its own.
+    process.env.XGATE_E2E_BIN = bin;
     console.log(`e2e: xgate main on ${main.url}, fresh on ${fresh.url}`);
   } catch (e) {
     await teardown();

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -12,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/xgate/xgate/db"
 )
@@ -180,7 +180,8 @@ type admChangePasswordRequest struct {
 }
 
 // admChangePassword is POST /users/{username}/change_pwd. The user's tokens stop working,
-// the current one included when it is the user's own, as in EMQX.
+// the current one included when it is the user's own, as in EMQX. The dashboard's password
+// page (ui_account.go) takes the same two steps, admCheckOldPassword and admSetPassword.
 func (s *Server) admChangePassword(c *fiber.Ctx) error {
 	var req admChangePasswordRequest
 	if err := decodeStrict(c, &req); err != nil {
@@ -190,31 +191,58 @@ func (s *Server) admChangePassword(c *fiber.Ctx) error {
 		return badRequest("old_pwd and new_pwd are required")
 	}
 	username := c.Params("username")
-	a, ok, err := s.deps.Store.Admin(c.UserContext(), username)
-	if err != nil {
+	if err := s.admCheckOldPassword(c.UserContext(), username, req.OldPwd); err != nil {
 		return err
 	}
-	if !ok {
+	if err := s.admSetPassword(c.UserContext(), username, req.NewPwd); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// admCheckOldPassword checks the current password given for a password change as a login
+// checks it (authenticateAdmin): a wrong one counts towards the login lockout and a locked
+// username is refused, so that a password change cannot be used to guess a password without
+// the limit a login has. Refusals: 404 USER_NOT_FOUND, 400 ERROR_PWD_NOT_MATCH, 400
+// LOGIN_LOCKED (not 401: the caller's own token is fine).
+func (s *Server) admCheckOldPassword(ctx context.Context, username, oldPwd string) error {
+	if _, ok, err := s.deps.Store.Admin(ctx, username); err != nil {
+		return err
+	} else if !ok {
 		return admUserNotFound(username)
 	}
-	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(req.OldPwd)) != nil {
-		return &APIError{Status: fiber.StatusBadRequest, Code: "ERROR_PWD_NOT_MATCH", Message: "old_pwd: does not match the current password"}
-	}
-	if err := admCheckPassword("new_pwd", req.NewPwd); err != nil {
+	_, err := s.authenticateAdmin(ctx, username, oldPwd)
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != fiber.StatusUnauthorized {
 		return err
 	}
-	hash, err := s.admHash(req.NewPwd)
+	if ae.Code == "LOGIN_LOCKED" {
+		return &APIError{Status: fiber.StatusBadRequest, Code: "LOGIN_LOCKED",
+			Message: fmt.Sprintf("old_pwd: cannot be checked: the user is locked after %d failed attempts; try again later", admMaxFailures)}
+	}
+	return &APIError{Status: fiber.StatusBadRequest, Code: "ERROR_PWD_NOT_MATCH", Message: "old_pwd: does not match the current password"}
+}
+
+// admSetPassword gives username the password newPwd after checking EMQX's rule for it
+// (400 BAD_REQUEST naming new_pwd). The user's token epoch changes, which ends every token
+// issued before; the login lockout of the name is cleared and the default-password flag
+// updated.
+func (s *Server) admSetPassword(ctx context.Context, username, newPwd string) error {
+	if err := admCheckPassword("new_pwd", newPwd); err != nil {
+		return err
+	}
+	hash, err := s.admHash(newPwd)
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Store.SetAdminPassword(c.UserContext(), username, hash); errors.Is(err, db.ErrNotFound) {
+	if err := s.deps.Store.SetAdminPassword(ctx, username, hash); errors.Is(err, db.ErrNotFound) {
 		return admUserNotFound(username)
 	} else if err != nil {
 		return err
 	}
 	s.adm.logins.reset(username)
-	s.admNotePassword(username, req.NewPwd)
-	return c.SendStatus(fiber.StatusNoContent)
+	s.admNotePassword(username, newPwd)
+	return nil
 }
 
 func admCheckUsername(username string) error {
@@ -229,20 +257,30 @@ func admCheckUsername(username string) error {
 	return nil
 }
 
-// admCheckPassword applies EMQX's rule for dashboard passwords: 8 to 64 ASCII characters
-// of at least two kinds among letters, digits and other characters.
+// admCheckPassword applies EMQX's rule for dashboard passwords (admPasswordProblem) to the
+// request field named field.
 func admCheckPassword(field, pw string) error {
+	if problem := admPasswordProblem(pw); problem != "" {
+		return badRequest(field + ": " + problem)
+	}
+	return nil
+}
+
+// admPasswordProblem is what EMQX's rule for dashboard passwords finds wrong with pw, or ""
+// when it passes: 8 to 64 ASCII characters of at least two kinds among letters, digits and
+// other characters.
+func admPasswordProblem(pw string) string {
 	if pw == "" {
-		return badRequest(field + ": is required")
+		return "is required"
 	}
 	if n := utf8.RuneCountInString(pw); n < 8 || n > 64 {
-		return badRequest(field + ": must be 8 to 64 characters long")
+		return "must be 8 to 64 characters long"
 	}
 	var letters, digits, others bool
 	for _, r := range pw {
 		switch {
 		case r > 0x7f:
-			return badRequest(field + ": only ASCII characters are allowed")
+			return "only ASCII characters are allowed"
 		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
 			letters = true
 		case '0' <= r && r <= '9':
@@ -258,9 +296,9 @@ func admCheckPassword(field, pw string) error {
 		}
 	}
 	if kinds < 2 {
-		return badRequest(field + ": must mix at least two of letters, digits and special characters")
+		return "must mix at least two of letters, digits and special characters"
 	}
-	return nil
+	return ""
 }
 
 func admCheckRole(role *string) (string, error) {

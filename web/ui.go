@@ -75,6 +75,7 @@ func (s *Server) uiRoutes() {
 	s.uiEventsRoutes(ui)
 	s.uiClientsRoutes(ui)
 	s.uiAuthnRoutes(ui)
+	s.uiAccountRoutes(ui)
 }
 
 // uiRequireSession admits requests with a valid session cookie. Without one, a page request
@@ -289,6 +290,14 @@ func uiTakeFlash(c *fiber.Ctx) (views.Flash, bool) {
 }
 
 // uiClearCookie tells the browser to forget a cookie.
+// uiSetSession puts a login token in the session cookie: HttpOnly, SameSite=Strict, and
+// Secure behind HTTPS.
+func (s *Server) uiSetSession(c *fiber.Ctx, token string) {
+	c.Cookie(&fiber.Cookie{Name: uiSessionCookie, Value: token, Path: "/", HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https",
+		Expires: time.Now().Add(s.deps.TokenTTL)})
+}
+
 func uiClearCookie(c *fiber.Ctx, name string) {
 	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: "/", HTTPOnly: true,
 		SameSite: fiber.CookieSameSiteStrictMode, Expires: time.Unix(0, 0), MaxAge: -1})

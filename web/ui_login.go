@@ -78,9 +78,7 @@ func (s *Server) uiLogin(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Cookie(&fiber.Cookie{Name: uiSessionCookie, Value: token, Path: "/", HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https",
-		Expires: time.Now().Add(s.deps.TokenTTL)})
+	s.uiSetSession(c, token)
 	uiClearCookie(c, uiLoginCSRFCookie)
 	next := m.Next
 	if next == "" {

@@ -94,11 +94,11 @@ func New(ctx context.Context, deps Deps) (*Server, error) {
 		DisableStartupMessage: true,
 		// Values from c.Params, c.Query and c.FormValue outlive the request when they are
 		// stored (a subscription id, a filter): they must not alias fasthttp's reused buffers.
-		Immutable: true,
-		ErrorHandler:          s.errorHandler,
-		ReadTimeout:           30 * time.Second,
-		IdleTimeout:           60 * time.Second,
-		BodyLimit:             64 << 20, // user imports
+		Immutable:    true,
+		ErrorHandler: s.errorHandler,
+		ReadTimeout:  30 * time.Second,
+		IdleTimeout:  60 * time.Second,
+		BodyLimit:    64 << 20, // user imports
 	})
 	api := s.app.Group("/api/v5")
 	api.Get("/status", s.status)
